@@ -1,0 +1,101 @@
+"""Read plan-schedules and production calendars from YAML files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from config import CALENDARS_DIR
+from tasks.domain.calendar import ProductionCalendar
+from tasks.domain.plan import Plan, PlanProblem, Severity, check_plan
+from tasks.errors import ConfigError, PlanError
+
+__all__ = ["PlanReport", "inspect_plan", "load_calendar", "load_plan"]
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """Safe YAML without timestamp guessing: dates stay text and pydantic parses them, so a
+    session id like 2017-12-06 stays a string and a bad date gets a schema message."""
+
+
+_PlainLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"cannot read {path}: {exc}") from exc
+    try:
+        return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _schema_message(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"])
+        lines.append(f"{where}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_plan(path: Path) -> Plan:
+    """The plan in `path`, validated against the schema; PlanError says what is wrong."""
+    data = _read_yaml(path)
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanError(f"{path}: schema: {_schema_message(exc)}") from exc
+
+
+def load_calendar(name: str = "ru", directory: Path = CALENDARS_DIR) -> ProductionCalendar:
+    path = directory / f"{name}.yaml"
+    try:
+        data = _read_yaml(path)
+        years = data["years"]
+        return ProductionCalendar(
+            name=str(data["name"]),
+            years=frozenset(int(year) for year in years),
+            holidays=frozenset(date.fromisoformat(str(d)) for y in years.values()
+                               for d in y.get("holidays") or []),
+            workdays=frozenset(date.fromisoformat(str(d)) for y in years.values()
+                               for d in y.get("workdays") or []),
+        )
+    except (PlanError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"production calendar {path} is unreadable: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class PlanReport:
+    path: Path
+    plan: Plan | None
+    problems: list[PlanProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not any(problem.severity is Severity.ERROR for problem in self.problems)
+
+
+def inspect_plan(path: Path) -> PlanReport:
+    """Load and check a plan; unreadable files and schema errors become problems, not crashes."""
+    try:
+        plan = load_plan(path)
+    except PlanError as exc:
+        return PlanReport(path, None, [PlanProblem(Severity.ERROR, "unreadable", str(exc))])
+    try:
+        calendar: ProductionCalendar | None = load_calendar(plan.calendar)
+    except ConfigError as exc:
+        calendar = None
+        extra = [PlanProblem(Severity.WARNING, "no-calendar", str(exc))]
+    else:
+        extra = []
+    return PlanReport(path, plan, extra + check_plan(plan, calendar))

@@ -1,0 +1,50 @@
+"""Unit of work over the regional database: everything in one transaction, rolled back unless
+`commit()` was called."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tasks.errors import RegistryError
+
+__all__ = ["UnitOfWork"]
+
+
+class UnitOfWork:
+    """`with UnitOfWork(db.session_factory) as uow: ...; uow.commit()`."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RegistryError("unit of work used outside its `with` block")
+        return self._session
+
+    def __enter__(self) -> Self:
+        self._session = self._session_factory()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.session.rollback()  # a no-op after commit(); undoes everything otherwise
+        finally:
+            self.session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except SQLAlchemyError as exc:
+            self.session.rollback()
+            raise RegistryError(f"commit refused by the database: {exc.orig or exc}") from exc
+
+    def rollback(self) -> None:
+        self.session.rollback()

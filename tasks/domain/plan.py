@@ -1,0 +1,584 @@
+"""Plan-schedule (план-график) as data: the YAML schema, its resolution to instants, its checks.
+
+A plan names a region and its IANA zone, one or more exam sessions, and stages. Each stage has
+one time specification of the kinds the sources use (DOMAIN.md §3): a window, an exact trigger,
+a not-before embargo, a deadline with its inclusive wording, a month window, a recurring item,
+or a reference to an external schedule. Dates are absolute or offsets from the exam day in
+calendar or working days. `resolve_plan` turns a plan into timezone-aware instants per session;
+`check_plan` lists problems instead of raising.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+import datetime as dt
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tasks.domain.calendar import ProductionCalendar
+from tasks.errors import PlanError
+
+__all__ = [
+    "DateRef",
+    "Party",
+    "Plan",
+    "PlanProblem",
+    "ResolvedStage",
+    "Severity",
+    "Stage",
+    "StageKind",
+    "check_plan",
+    "resolve_plan",
+]
+
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageKind(StrEnum):
+    """Automated stages of ARCHITECTURE.md; a plan row without one is tracked, not run."""
+
+    COLLECT = "collect"
+    RECONCILE = "reconcile"
+    PRINT = "print"
+    PUBLISH = "publish"
+    COPY = "copy"
+    GRADE = "grade"
+    SCAN = "scan"
+    VERIFY = "verify"
+    UPLOAD = "upload"
+    INFORM = "inform"
+
+
+class Party(StrEnum):
+    """Who answers for a stage: the watchdog alerts this party and escalates one level up."""
+
+    RCOI = "rcoi"
+    MOUO = "mouo"
+    SCHOOL = "school"
+    COMMISSION = "commission"
+    FCT = "fct"
+    AUTHORITY = "authority"
+    ROSOBRNADZOR = "rosobrnadzor"
+
+
+class DateRef(_Strict):
+    """A day, absolute (`date`) or relative to the exam day (`offset`), with an optional time."""
+
+    date: dt.date | None = None
+    offset: int | None = None
+    days: Literal["calendar", "working"] = "calendar"
+    time: dt.time | None = None
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> DateRef:
+        if (self.date is None) == (self.offset is None):
+            raise ValueError("give exactly one of 'date' and 'offset'")
+        if self.days == "working" and self.offset is None:
+            raise ValueError("'days: working' needs an 'offset'")
+        return self
+
+
+class Window(_Strict):
+    kind: Literal["window"]
+    start: DateRef
+    end: DateRef
+
+
+class Exact(_Strict):
+    """Nothing may happen before `at`; `until` is when the activity ends (default: that day)."""
+
+    kind: Literal["exact"]
+    at: DateRef
+    until: DateRef | None = None
+
+    @model_validator(mode="after")
+    def _needs_time(self) -> Exact:
+        if self.at.time is None:
+            raise ValueError("an exact trigger needs a time of day")
+        return self
+
+
+class NotBefore(_Strict):
+    """An embargo: «с 07.30». The stage may start at `at`, not earlier."""
+
+    kind: Literal["not_before"]
+    at: DateRef
+    until: DateRef | None = None
+
+
+class Deadline(_Strict):
+    """Due by a day. `inclusive`: «не позднее D», «до D включительно» → true (day D counts);
+    bare «до D» → null (ambiguous: resolved strictly, as the start of day D, and flagged)."""
+
+    kind: Literal["deadline"]
+    by: DateRef
+    inclusive: bool | None
+    wording: str | None = None
+    start: DateRef | None = None
+
+
+_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class MonthWindow(_Strict):
+    """A whole month or run of months, as road maps write them: «ноябрь 2023»."""
+
+    kind: Literal["month"]
+    month: Annotated[str, Field(pattern=_MONTH)]
+    through: Annotated[str, Field(pattern=_MONTH)] | None = None
+
+
+class Recurring(_Strict):
+    """A recurring item, «ежемесячно до 5 числа»: one due day per period within a range."""
+
+    kind: Literal["recurring"]
+    every: Literal["month", "week"]
+    day: Annotated[int, Field(ge=1, le=31)]
+    start: DateRef
+    end: DateRef
+    time: dt.time | None = None
+
+
+class External(_Strict):
+    """A reference to another body's schedule («по графику ФЦТ»); to be resolved to dates."""
+
+    kind: Literal["external"]
+    reference: str
+    resolved: Window | None = None
+
+
+TimeSpec = Annotated[
+    Window | Exact | NotBefore | Deadline | MonthWindow | Recurring | External,
+    Field(discriminator="kind"),
+]
+
+_SLUG = r"^[a-z][a-z0-9_]*$"
+
+
+class Stage(_Strict):
+    id: Annotated[str, Field(pattern=_SLUG)]
+    row: str | None = None
+    title: str
+    stage: StageKind | None = None
+    performers: list[str] = []
+    responsible: list[Party] = []
+    after: list[str] = []
+    sessions: list[str] | None = None
+    time: TimeSpec
+    overrides: dict[str, TimeSpec] = {}
+    zone: str | None = None
+    completion: str | None = None
+    reminders_days: list[int] | None = None
+    note: str | None = None
+
+
+class Region(_Strict):
+    code: Annotated[str, Field(pattern=r"^\d{2}$")]
+    name: str
+    timezone: str | None = None
+
+
+class Session(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")]
+    exam_date: date
+    label: str = ""
+
+
+class Plan(_Strict):
+    schema_version: Literal[1]
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")]
+    title: str
+    source: str = ""
+    procedure: Literal["ИС-11", "ИС-9", "ГИА-9", "ГИА-11"]
+    school_year: Annotated[str, Field(pattern=r"^\d{4}/\d{2}$")]
+    region: Region
+    calendar: str = "ru"
+    reminders_days: list[int] = [3, 1]
+    sessions: list[Session] = []
+    stages: list[Stage]
+
+    def session(self, session_id: str) -> Session:
+        for session in self.sessions:
+            if session.id == session_id:
+                return session
+        raise PlanError(f"plan {self.id!r} has no session {session_id!r}")
+
+    def school_year_bounds(self) -> tuple[date, date]:
+        """1 July of the first year to 31 August of the second: the span its dates belong to."""
+        first = int(self.school_year[:4])
+        return date(first, 7, 1), date(first + 1, 8, 31)
+
+
+# --- resolution --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedStage:
+    """A stage of one session with aware instants. `end` is exclusive: a day-only end means the
+    next midnight ("24:00" of that day). `due` is the deadline instant the watchdog checks."""
+
+    stage_id: str
+    row: str | None
+    title: str
+    kind: str
+    stage: StageKind | None
+    session_id: str | None
+    zone: str
+    start: datetime | None
+    end: datetime | None
+    responsible: tuple[Party, ...]
+    after: tuple[str, ...]
+    occurrences: tuple[datetime, ...] = ()
+    start_timed: bool = False
+    ambiguous: bool = False
+    unresolved: bool = False
+
+    @property
+    def due(self) -> datetime | None:
+        return self.end
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    exam_date: date | None
+    zone: ZoneInfo
+    calendar: ProductionCalendar | None
+
+
+def _day(ref: DateRef, ctx: _Context) -> date:
+    if ref.date is not None:
+        return ref.date
+    if ctx.exam_date is None:
+        raise PlanError("an offset from the exam day needs a session with an exam date")
+    assert ref.offset is not None
+    if ref.days == "calendar":
+        return ctx.exam_date + timedelta(days=ref.offset)
+    if ctx.calendar is None:
+        raise PlanError("working-day offsets need a production calendar")
+    return ctx.calendar.add_working_days(ctx.exam_date, ref.offset)
+
+
+def _start(ref: DateRef, ctx: _Context) -> datetime:
+    return datetime.combine(_day(ref, ctx), ref.time or time(0), tzinfo=ctx.zone)
+
+
+def _end(ref: DateRef, ctx: _Context) -> datetime:
+    """End of the referenced moment: its time, or the end of its day when none is given."""
+    day = _day(ref, ctx)
+    if ref.time is not None:
+        return datetime.combine(day, ref.time, tzinfo=ctx.zone)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ctx.zone)
+
+
+def _month_start(month: str, zone: ZoneInfo, after: int = 0) -> datetime:
+    year, number = int(month[:4]), int(month[5:]) + after
+    year, number = year + (number - 1) // 12, (number - 1) % 12 + 1
+    return datetime(year, number, 1, tzinfo=zone)
+
+
+def _recurring(spec: Recurring, ctx: _Context) -> tuple[datetime, ...]:
+    first, last = _start(spec.start, ctx), _end(spec.end, ctx)
+    at, out = spec.time or time(0), []
+    if spec.every == "month":
+        cursor = date(first.year, first.month, 1)
+        while cursor <= last.date():
+            day = min(spec.day, _days_in_month(cursor))
+            out.append(datetime.combine(cursor.replace(day=day), at, tzinfo=ctx.zone))
+            cursor = _month_start(f"{cursor:%Y-%m}", ctx.zone, after=1).date()
+    else:  # every week: `day` is the ISO weekday, 1 = Monday
+        cursor = first.date() + timedelta(days=(spec.day - first.isoweekday()) % 7)
+        while cursor <= last.date():
+            out.append(datetime.combine(cursor, at, tzinfo=ctx.zone))
+            cursor += timedelta(days=7)
+    return tuple(moment for moment in out if first <= moment < last)
+
+
+def _days_in_month(day: date) -> int:
+    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
+def _zone(name: str | None, what: str) -> ZoneInfo:
+    if not name:
+        raise PlanError(f"{what}: no IANA time zone given")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PlanError(f"{what}: unknown IANA time zone {name!r}") from None
+
+
+def _resolve_stage(stage: Stage, session: Session | None, plan: Plan,
+                   calendar: ProductionCalendar | None) -> ResolvedStage:
+    zone_name = stage.zone or plan.region.timezone
+    ctx = _Context(session.exam_date if session else None,
+                   _zone(zone_name, f"stage {stage.id}"), calendar)
+    spec = stage.overrides.get(session.id, stage.time) if session else stage.time
+    start: datetime | None = None
+    end: datetime | None = None
+    occurrences: tuple[datetime, ...] = ()
+    ambiguous = unresolved = timed = False
+    match spec:
+        case Window():
+            start, end = _start(spec.start, ctx), _end(spec.end, ctx)
+            timed = spec.start.time is not None
+        case Exact():
+            start, timed = _start(spec.at, ctx), True
+            end = _end(spec.until or spec.at.model_copy(update={"time": None}), ctx)
+        case NotBefore():
+            start, timed = _start(spec.at, ctx), spec.at.time is not None
+            end = _end(spec.until, ctx) if spec.until else None
+        case Deadline():
+            start = _start(spec.start, ctx) if spec.start else None
+            timed = spec.start is not None and spec.start.time is not None
+            if spec.inclusive:
+                end = _end(spec.by, ctx)
+            else:
+                end = _start(spec.by, ctx)
+                ambiguous = spec.inclusive is None
+        case MonthWindow():
+            start = _month_start(spec.month, ctx.zone)
+            end = _month_start(spec.through or spec.month, ctx.zone, after=1)
+        case Recurring():
+            occurrences = _recurring(spec, ctx)
+            start, end = _start(spec.start, ctx), _end(spec.end, ctx)
+        case External():
+            if spec.resolved is None:
+                unresolved = True
+            else:
+                start, end = _start(spec.resolved.start, ctx), _end(spec.resolved.end, ctx)
+                timed = spec.resolved.start.time is not None
+    return ResolvedStage(
+        stage_id=stage.id, row=stage.row, title=stage.title, kind=spec.kind, stage=stage.stage,
+        session_id=session.id if session else None, zone=str(zone_name), start=start, end=end,
+        responsible=tuple(stage.responsible), after=tuple(stage.after), occurrences=occurrences,
+        start_timed=timed, ambiguous=ambiguous, unresolved=unresolved,
+    )
+
+
+def _applies(stage: Stage, session: Session | None) -> bool:
+    return session is None or stage.sessions is None or session.id in stage.sessions
+
+
+def resolve_plan(plan: Plan, session_id: str | None = None,
+                 calendar: ProductionCalendar | None = None) -> list[ResolvedStage]:
+    """Every stage of one session (the only one when `session_id` is None) with aware instants.
+
+    Raises PlanError when a zone is missing or unknown, or a date cannot be computed.
+    """
+    if session_id is not None:
+        session: Session | None = plan.session(session_id)
+    elif len(plan.sessions) == 1:
+        session = plan.sessions[0]
+    elif not plan.sessions:
+        session = None
+    else:
+        raise PlanError(f"plan {plan.id!r} has {len(plan.sessions)} sessions: name one")
+    return [_resolve_stage(stage, session, plan, calendar)
+            for stage in plan.stages if _applies(stage, session)]
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanProblem:
+    """One finding of `check_plan`. `message` is in Russian: the coordinator reads it."""
+
+    severity: Severity
+    code: str
+    message: str
+    stage_id: str | None = None
+    session_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_BARE_DO = re.compile(r"(?i)^\s*до\b(?!.*включительно)")
+
+
+def _structure_problems(plan: Plan) -> list[PlanProblem]:
+    problems: list[PlanProblem] = []
+    ids = Counter(stage.id for stage in plan.stages)
+    for stage_id, count in ids.items():
+        if count > 1:
+            problems.append(PlanProblem(Severity.ERROR, "duplicate-id",
+                                        f"идентификатор этапа «{stage_id}» встречается {count} раза",
+                                        stage_id))
+    rows = Counter(stage.row for stage in plan.stages if stage.row)
+    for row, count in rows.items():
+        if count > 1:
+            names = ", ".join(s.id for s in plan.stages if s.row == row)
+            problems.append(PlanProblem(Severity.WARNING, "duplicate-row",
+                                        f"номер строки {row} повторяется {count} раза: {names}"))
+    session_ids = {session.id for session in plan.sessions}
+    for stage in plan.stages:
+        for predecessor in stage.after:
+            if predecessor not in ids:
+                problems.append(PlanProblem(Severity.ERROR, "unknown-predecessor",
+                                            f"этап ссылается на неизвестный этап «{predecessor}»",
+                                            stage.id))
+        for session_id in [*(stage.sessions or []), *stage.overrides]:
+            if session_id not in session_ids:
+                problems.append(PlanProblem(Severity.ERROR, "unknown-session",
+                                            f"этап ссылается на неизвестный срок «{session_id}»",
+                                            stage.id))
+        if isinstance(stage.time, Deadline) and stage.time.inclusive is None:
+            problems.append(PlanProblem(
+                Severity.WARNING, "ambiguous-deadline",
+                f"срок «{stage.time.wording or 'до'}» неоднозначен: включается ли последний день? "
+                "До уточнения срок считается наступившим в начале этого дня; укажите "
+                "«не позднее» или «до … включительно» (inclusive: true/false)", stage.id))
+        elif (isinstance(stage.time, Deadline) and stage.time.wording
+              and _BARE_DO.match(stage.time.wording) and stage.time.inclusive is not None):
+            problems.append(PlanProblem(
+                Severity.INFO, "interpreted-deadline",
+                f"формулировка «{stage.time.wording}» истолкована как "
+                f"{'включительно' if stage.time.inclusive else 'не включая этот день'}", stage.id))
+        if isinstance(stage.time, External) and stage.time.resolved is None:
+            problems.append(PlanProblem(
+                Severity.WARNING, "unresolved-external",
+                f"срок задан ссылкой «{stage.time.reference}» и не переведён в даты", stage.id))
+    if _has_cycle(plan):
+        problems.append(PlanProblem(Severity.ERROR, "cycle", "этапы зависят друг от друга по кругу"))
+    return problems
+
+
+def _has_cycle(plan: Plan) -> bool:
+    graph = {stage.id: stage.after for stage in plan.stages}
+    state: dict[str, int] = {}
+
+    def visit(node: str) -> bool:
+        if state.get(node) == 1:
+            return True
+        if state.get(node) == 2 or node not in graph:
+            return False
+        state[node] = 1
+        found = any(visit(child) for child in graph[node])
+        state[node] = 2
+        return found
+
+    return any(visit(node) for node in graph)
+
+
+def _zone_problems(plan: Plan) -> list[PlanProblem]:
+    problems: list[PlanProblem] = []
+    for name, where in [(plan.region.timezone, None), *((s.zone, s.id) for s in plan.stages)]:
+        if name is None:
+            continue
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(PlanProblem(Severity.ERROR, "unknown-zone",
+                                        f"неизвестный часовой пояс «{name}»", where))
+    if plan.region.timezone is None:
+        for stage in plan.stages:
+            if stage.zone is None:
+                problems.append(PlanProblem(
+                    Severity.ERROR, "missing-zone",
+                    "не указан часовой пояс (ни у региона, ни у этапа): время нельзя перевести "
+                    "в единое время", stage.id))
+    return problems
+
+
+def _order_problems(resolved: list[ResolvedStage]) -> list[PlanProblem]:
+    by_id = {stage.stage_id: stage for stage in resolved}
+    problems: list[PlanProblem] = []
+    for stage in resolved:
+        for predecessor_id in stage.after:
+            predecessor = by_id.get(predecessor_id)
+            if predecessor is None or predecessor.start is None or stage.start is None:
+                continue
+            # Day-only starts compare by day: a same-day hand-off is not out of order.
+            both_timed = stage.start_timed and predecessor.start_timed
+            if (stage.start < predecessor.start if both_timed
+                    else stage.start.date() < predecessor.start.date()):
+                problems.append(PlanProblem(
+                    Severity.ERROR, "before-predecessor",
+                    f"этап начинается {stage.start:%d.%m.%Y %H:%M}, раньше предшествующего "
+                    f"этапа «{predecessor_id}» ({predecessor.start:%d.%m.%Y %H:%M})",
+                    stage.stage_id, stage.session_id))
+            elif (predecessor.end is not None and predecessor.end > stage.start
+                  and stage.start.date() == _last_day(predecessor.end)):
+                problems.append(PlanProblem(
+                    Severity.INFO, "no-slack",
+                    f"этап начинается в последний день этапа «{predecessor_id}»: передача в тот "
+                    "же день, без запаса времени", stage.stage_id, stage.session_id))
+    return problems
+
+
+def _last_day(end: datetime) -> date:
+    """The last local day an exclusive end instant covers: 24:00 of 13.12 → 13.12."""
+    return (end - timedelta(microseconds=1)).date()
+
+
+def _year_problems(plan: Plan, resolved: list[ResolvedStage]) -> list[PlanProblem]:
+    first, last = plan.school_year_bounds()
+    problems = []
+    for stage in resolved:
+        for moment in (stage.start, stage.end):
+            if moment is not None and not first <= moment.date() <= last:
+                problems.append(PlanProblem(
+                    Severity.WARNING, "stale-year",
+                    f"дата {moment:%d.%m.%Y} вне {plan.school_year} учебного года "
+                    "(не перенесена из прошлогоднего плана?)", stage.stage_id, stage.session_id))
+                break
+    return problems
+
+
+def check_plan(plan: Plan, calendar: ProductionCalendar | None = None) -> list[PlanProblem]:
+    """All problems of a plan, errors first; never raises for a plan that passed the schema."""
+    problems = _structure_problems(plan) + _zone_problems(plan)
+    if any(problem.code in {"missing-zone", "unknown-zone"} for problem in problems):
+        return _sorted(problems)
+    sessions: list[str | None] = [s.id for s in plan.sessions] or [None]
+    if not plan.sessions and any(_uses_offset(stage) for stage in plan.stages):
+        problems.append(PlanProblem(Severity.ERROR, "no-session",
+                                    "сроки заданы от дня экзамена, но дата экзамена не указана"))
+        return _sorted(problems)
+    for session_id in sessions:
+        try:
+            resolved = resolve_plan(plan, session_id, calendar)
+        except PlanError as exc:
+            problems.append(PlanProblem(Severity.ERROR, "unresolvable",
+                                        f"сроки не вычисляются: {exc}", session_id=session_id))
+            continue
+        problems += _order_problems(resolved) + _year_problems(plan, resolved)
+    return _sorted(problems)
+
+
+def _uses_offset(stage: Stage) -> bool:
+    specs = [stage.time, *stage.overrides.values()]
+    refs = [value for spec in specs for value in _refs(spec)]
+    return any(ref.offset is not None for ref in refs)
+
+
+def _refs(spec: BaseModel) -> list[DateRef]:
+    """Every DateRef inside a time specification."""
+    found: list[DateRef] = []
+    for name in type(spec).model_fields:
+        value = getattr(spec, name)
+        if isinstance(value, DateRef):
+            found.append(value)
+        elif isinstance(value, BaseModel):
+            found += _refs(value)
+    return found
+
+
+def _sorted(problems: list[PlanProblem]) -> list[PlanProblem]:
+    rank = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+    return sorted(problems, key=lambda p: rank[p.severity])
