@@ -10,12 +10,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from config import CALENDARS_DIR
+from config import CALENDARS_DIR, PLANS_DIR
 from tasks.domain.calendar import ProductionCalendar
 from tasks.domain.plan import Plan, PlanProblem, Severity, check_plan
 from tasks.errors import ConfigError, PlanError
 
-__all__ = ["PlanReport", "inspect_plan", "load_calendar", "load_plan"]
+__all__ = ["PlanReport", "inspect_plan", "load_calendar", "load_plan", "resolve_plan_path"]
 
 
 class _PlainLoader(yaml.SafeLoader):
@@ -99,3 +99,15 @@ def inspect_plan(path: Path) -> PlanReport:
     else:
         extra = []
     return PlanReport(path, plan, extra + check_plan(plan, calendar))
+
+
+def resolve_plan_path(name_or_path: str) -> Path:
+    """A plan file from a path, or from the id of a shipped plan ('kemerovo-2017-essay')."""
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        return path
+    shipped = PLANS_DIR / f"{name_or_path}.yaml"
+    if shipped.exists():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.yaml")))
+    raise PlanError(f"no plan {name_or_path!r}: give a path or one of {known}")

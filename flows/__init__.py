@@ -1,0 +1,1 @@
+"""Prefect flows, one per plan stage, the campaign flow, and the `rcoi` command line."""

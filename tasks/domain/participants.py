@@ -1,0 +1,82 @@
+"""Participants of the final essay: categories, forms, eligibility, and the submission columns.
+
+The submission columns are the contract between municipalities and the collect stage: the
+Russian header a МОУО writes and the field name the system uses (docs/submission-format.md).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "CATEGORY_NAMES_RU",
+    "FORM_NAMES_RU",
+    "SUBMISSION_COLUMNS",
+    "Category",
+    "Form",
+    "may_write_exposition",
+]
+
+
+class Category(StrEnum):
+    """Participant categories of DOMAIN.md §4 (order 001 §2)."""
+
+    STUDENT = "student"  # обучающийся XI (XII) класса
+    STUDENT_CLOSED = "student_closed"  # в специальном учебно-воспитательном учреждении закрытого типа или в учреждении, исполняющем наказание
+    STUDENT_HOME = "student_home"  # на дому или в санатории по медицинскому заключению
+    GRADUATE = "graduate"  # выпускник прошлых лет (ВПЛ)
+    SPO = "spo"  # обучающийся по программе СПО
+    FOREIGN_SCHOOL = "foreign_school"  # обучающийся в иностранной образовательной организации
+    CERTIFICATE = "certificate"  # лицо со справкой об обучении
+
+
+CATEGORY_NAMES_RU: dict[Category, str] = {
+    Category.STUDENT: "Обучающийся 11 класса",
+    Category.STUDENT_CLOSED: "Обучающийся в учреждении закрытого типа",
+    Category.STUDENT_HOME: "Обучающийся на дому (санаторий) по медзаключению",
+    Category.GRADUATE: "Выпускник прошлых лет",
+    Category.SPO: "Обучающийся СПО",
+    Category.FOREIGN_SCHOOL: "Обучающийся иностранной ОО",
+    Category.CERTIFICATE: "Лицо со справкой об обучении",
+}
+
+# Categories who must write (grade 11 students); the rest take part voluntarily, essay only.
+MANDATORY = frozenset({Category.STUDENT, Category.STUDENT_CLOSED, Category.STUDENT_HOME})
+
+
+class Form(StrEnum):
+    ESSAY = "essay"  # сочинение
+    EXPOSITION = "exposition"  # изложение
+
+
+FORM_NAMES_RU: dict[Form, str] = {Form.ESSAY: "сочинение", Form.EXPOSITION: "изложение"}
+
+
+def may_write_exposition(category: Category, ovz: bool) -> bool:
+    """The exposition is open only to ОВЗ participants, children with disabilities and disabled
+    people, students of closed institutions, and students taught at home or in a sanatorium on
+    a medical conclusion. Voluntary categories (graduates of past years, СПО, ...) write the
+    essay unless they are ОВЗ/disabled."""
+    return ovz or category in (Category.STUDENT_CLOSED, Category.STUDENT_HOME)
+
+
+# Field name → Russian column header, in the order a МОУО file has them.
+SUBMISSION_COLUMNS: dict[str, str] = {
+    "surname": "Фамилия",
+    "name": "Имя",
+    "patronymic": "Отчество",
+    "sex": "Пол",
+    "birth_date": "Дата рождения",
+    "document_type": "Тип документа",
+    "document_series": "Серия документа",
+    "document_number": "Номер документа",
+    "snils": "СНИЛС",
+    "category": "Категория участника",
+    "school_code": "Код ОО",
+    "class_name": "Класс",
+    "form": "Форма (сочинение/изложение)",
+    "oral": "Устная форма",
+    "ovz": "ОВЗ",
+    "ovz_document": "Документ, подтверждающий ОВЗ",
+    "attempt": "Номер попытки",
+}

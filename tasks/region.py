@@ -1,0 +1,63 @@
+"""Prefect tasks of the synthetic region: generate it to files, load it into the database."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE
+
+from config.settings import Settings
+from tasks.adapters.database import bootstrap
+from tasks.adapters.region_files import (
+    load_regions,
+    read_participants,
+    read_region_structure,
+    write_region,
+)
+from tasks.adapters.registry import load_participants, upsert_structure
+from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.domain.synthetic_region import GeneratorOptions, generate_region
+from tasks.errors import ConfigError
+
+__all__ = ["generate_region_files", "load_region_into_registry"]
+
+
+@task(name="generate-region", cache_policy=NONE)
+def generate_region_files(out: Path, participants: int, seed: int, region_code: str,
+                          exam_date: date, error_rate: float = 0.0,
+                          silent_mouos: int = 0) -> dict[str, Any]:
+    """Write a deterministic synthetic region under `out`; returns its counts."""
+    regions = load_regions()
+    if region_code not in regions:
+        raise ConfigError(f"unknown region {region_code!r}; known: {', '.join(sorted(regions))}")
+    options = GeneratorOptions(participants=participants, seed=seed, region=regions[region_code],
+                               exam_date=exam_date, error_rate=error_rate,
+                               silent_mouos=silent_mouos)
+    files = write_region(generate_region(options), out)
+    counts: dict[str, Any] = files.manifest["counts"]
+    get_run_logger().info("generated region %s: %s", region_code, counts)
+    return counts
+
+
+@task(name="load-region", cache_policy=NONE)
+def load_region_into_registry(settings: Settings, region_dir: Path, campaign_code: str,
+                              session_code: str) -> dict[str, dict[str, int]]:
+    """Load the region's structure and ground-truth participants into the regional database.
+
+    Until the collect and reconcile stages exist this is how participants arrive; it is
+    idempotent, so a second run inserts nothing."""
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            counts = upsert_structure(uow.session, read_region_structure(region_dir))
+            counts |= load_participants(uow.session, read_participants(region_dir),
+                                        campaign_code, session_code)
+            uow.commit()
+    finally:
+        database.dispose()
+    summary = {name: {"offered": c.offered, "inserted": c.inserted} for name, c in counts.items()}
+    get_run_logger().info("loaded region into %s: %s", database.url, summary)
+    return summary
