@@ -1,0 +1,168 @@
+"""The `rcoi` command line as a coordinator runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rcoi(*args: str, env: dict[str, str] | None = None, timeout: int = 300
+         ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, text=True,
+                          capture_output=True, timeout=timeout, env=env)
+
+
+def _line(output: str, stage: str) -> str:
+    return next(line for line in output.splitlines() if f" {stage} " in line)
+
+
+def test_plan_show_gives_kemerovo_topics_at_0945_local_and_0245_utc() -> None:
+    result = rcoi("plan", "show", "config/plans/kemerovo-2017-essay.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "Asia/Novokuznetsk" in result.stdout
+    block = result.stdout.split("Срок 2017-12-06")[1].split("Срок 2018-02-07")[0]
+    line = _line(block, "publish_topics")
+    assert "06.12.2017 09:45  06.12.2017 02:45" in line
+    for session in ("2017-12-06", "2018-02-07", "2018-05-16"):
+        assert f"Срок {session}" in result.stdout
+
+
+def test_plan_show_gives_kalmykia_topics_at_0945_moscow_and_0645_utc() -> None:
+    result = rcoi("plan", "show", "kalmykia-2017-essay")
+    assert result.returncode == 0, result.stderr
+    line = _line(result.stdout, "publish_topics")
+    assert "06.12.2017 09:45  06.12.2017 06:45" in line
+    assert line.rstrip().endswith("Europe/Moscow")
+
+
+def test_plan_check_reports_the_duplicate_row_without_failing() -> None:
+    result = rcoi("plan", "check", "kalmykia-2017-essay")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[duplicate-row]" in result.stdout
+    assert "ошибок 0" in result.stdout
+
+
+def test_plan_check_flags_the_ambiguous_do_of_tomsk() -> None:
+    result = rcoi("plan", "check", "tomsk-2024-interview")
+    assert result.returncode == 0
+    assert "[ambiguous-deadline] этап assign_students" in result.stdout
+
+
+def test_plan_check_reports_a_broken_plan_without_a_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("schema_version: 1\nid: x\nstages: [\n", encoding="utf-8")
+    result = rcoi("plan", "check", str(broken))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "[unreadable]" in result.stdout
+
+
+def test_plan_check_reports_a_plan_without_a_zone(tmp_path: Path) -> None:
+    text = (ROOT / "config/plans/kalmykia-2017-essay.yaml").read_text(encoding="utf-8")
+    no_zone = tmp_path / "no-zone.yaml"
+    no_zone.write_text(text.replace(", timezone: Europe/Moscow}", "}"), encoding="utf-8")
+    result = rcoi("plan", "check", str(no_zone))
+    assert result.returncode == 1
+    assert "[missing-zone]" in result.stdout
+
+
+def test_plan_show_refuses_an_unknown_plan_clearly() -> None:
+    result = rcoi("plan", "show", "atlantis-2030")
+    assert result.returncode == 2
+    assert "kemerovo-2017-essay" in result.stderr
+
+
+def test_region_generate_writes_the_ground_truth_and_the_submissions(tmp_path: Path) -> None:
+    result = rcoi("region", "generate", "--participants", "500", "--seed", "4", "--out",
+                  str(tmp_path), "--error-rate", "0.05", "--silent-mouos", "1")
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)
+    assert counts["participants"] == 500
+    header = (tmp_path / "participants.csv").read_text(encoding="utf-8").splitlines()[0]
+    for column in ("snils", "surname", "name", "patronymic", "sex", "birth_date", "category",
+                   "form", "mouo_code", "school_code"):
+        assert column in header.split(",")
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert len(manifest["silent_mouos"]) == 1
+    assert (tmp_path / "injected_errors.csv").exists()
+    assert sorted(p.name for p in (tmp_path / "submissions").iterdir()) == sorted(
+        manifest["submission_formats"])
+
+
+@pytest.mark.slow
+def test_demo_runs_without_a_server_and_writes_the_summary(tmp_path: Path) -> None:
+    result = rcoi("demo", "--participants", "300", "--seed", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["campaign"]["participants"] == 300
+    assert "Сводка кампании" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+        return json.loads(response.read())
+
+
+def _post(url: str, body: dict[str, object]) -> object:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[str]:
+    """`rcoi server` on a free loopback port with its own Prefect home; its API URL."""
+    port = _free_port()
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    process = subprocess.Popen([sys.executable, "-m", "flows.cli", "server", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                _get(f"{api}/health")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("rcoi server did not start")
+                time.sleep(1)
+        yield api
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_demo_runs_are_visible_on_a_running_server(prefect_server: str, tmp_path: Path) -> None:
+    env = dict(os.environ, RCOI_PREFECT_API_URL=prefect_server,
+               PREFECT_HOME=str(tmp_path / "client-home"))
+    result = rcoi("demo", "--participants", "200", "--seed", "3", "--out", str(tmp_path / "o"),
+                  env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = _post(f"{prefect_server}/flow_runs/filter", {"limit": 10})
+    assert isinstance(runs, list)
+    states = [run["state_type"] for run in runs]
+    assert states == ["COMPLETED"]
+    flows = _post(f"{prefect_server}/flows/filter", {"limit": 10})
+    assert isinstance(flows, list)
+    assert [flow["name"] for flow in flows] == ["campaign"]
