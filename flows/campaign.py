@@ -16,9 +16,15 @@ from tasks.region import generate_region_files, load_region_into_registry
 
 
 @flow(name="campaign")
-def campaign(participants: int = 2000, seed: int = 42, out: str = "out/demo",
-             plan: str = "kemerovo-2017-essay", session: str | None = None,
-             error_rate: float = 0.0, silent_mouos: int = 0) -> dict[str, Any]:
+def campaign(
+    participants: int = 2000,
+    seed: int = 42,
+    out: str = "out/demo",
+    plan: str = "kemerovo-2017-essay",
+    session: str | None = None,
+    error_rate: float = 0.0,
+    silent_mouos: int = 0,
+) -> dict[str, Any]:
     """Resolve the plan, generate a region for its session, load it into the regional database,
     and write `<out>/summary.json`. Later stages join here as they are built."""
     out_dir = Path(out)
@@ -27,12 +33,30 @@ def campaign(participants: int = 2000, seed: int = 42, out: str = "out/demo",
     exam_session = the_plan.session(session) if session else the_plan.sessions[0]
     entries = [StageSummary("plan", "completed", store_plan(settings, the_plan))]
     region_dir = out_dir / "region"
-    generated = generate_region_files(region_dir, participants, seed, the_plan.region.code,
-                                      exam_session.exam_date, error_rate, silent_mouos)
+    generated = generate_region_files(
+        region_dir,
+        participants,
+        seed,
+        the_plan.region.code,
+        exam_session.exam_date,
+        error_rate,
+        silent_mouos,
+    )
     entries.append(StageSummary("generate_region", "completed", generated))
     loaded = load_region_into_registry(settings, region_dir, the_plan.id, exam_session.id)
-    entries.append(StageSummary("load_region", "completed", loaded,
-                                "participants from the ground truth until collect exists"))
-    info = {"plan": the_plan.id, "region": the_plan.region.code, "session": exam_session.id,
-            "participants": participants, "seed": seed}
+    entries.append(
+        StageSummary(
+            "load_region",
+            "completed",
+            loaded,
+            "participants from the ground truth until collect exists",
+        )
+    )
+    info = {
+        "plan": the_plan.id,
+        "region": the_plan.region.code,
+        "session": exam_session.id,
+        "participants": participants,
+        "seed": seed,
+    }
     return write_campaign_summary(out_dir, info, entries)

@@ -14,11 +14,15 @@ import typer
 
 from config.settings import Settings
 
-app = typer.Typer(help="РЦОИ: план-график итогового сочинения как потоки Prefect.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="РЦОИ: план-график итогового сочинения как потоки Prefect.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 plan_app = typer.Typer(help="План-график: показать сроки, проверить.", no_args_is_help=True)
-region_app = typer.Typer(help="Синтетический регион для демонстрации и тестов.",
-                         no_args_is_help=True)
+region_app = typer.Typer(
+    help="Синтетический регион для демонстрации и тестов.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Региональная база данных.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 app.add_typer(region_app, name="region")
@@ -34,9 +38,10 @@ def _prefect_environment(settings: Settings) -> None:
 
 
 @plan_app.command("show")
-def plan_show(plan: Annotated[str, typer.Argument(help="путь к YAML или id плана")],
-              session: Annotated[str | None, typer.Option(help="id срока (по умолчанию все)")]
-              = None) -> None:
+def plan_show(
+    plan: Annotated[str, typer.Argument(help="путь к YAML или id плана")],
+    session: Annotated[str | None, typer.Option(help="id срока (по умолчанию все)")] = None,
+) -> None:
     """Every stage with its local time and UTC."""
     from tasks.adapters.plan_files import load_calendar, load_plan, resolve_plan_path
     from tasks.domain.plan import resolve_plan
@@ -46,8 +51,9 @@ def plan_show(plan: Annotated[str, typer.Argument(help="путь к YAML или 
     try:
         the_plan = load_plan(resolve_plan_path(plan))
         calendar = load_calendar(the_plan.calendar)
-        ids: list[str | None] = ([session] if session else
-                                 [s.id for s in the_plan.sessions] or [None])
+        ids: list[str | None] = (
+            [session] if session else [s.id for s in the_plan.sessions] or [None]
+        )
         resolved = {sid: resolve_plan(the_plan, sid, calendar) for sid in ids}
     except RcoiError as exc:
         typer.echo(f"Ошибка: {exc}", err=True)
@@ -82,10 +88,10 @@ def region_generate(
     seed: Annotated[int, typer.Option(help="зерно генератора")] = 42,
     region: Annotated[str, typer.Option(help="код региона")] = "42",
     exam_date: Annotated[str, typer.Option(help="день экзамена, ГГГГ-ММ-ДД")] = "2017-12-06",
-    error_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="доля строк с ошибками")]
-    = 0.0,
-    silent_mouos: Annotated[int, typer.Option(min=0, help="сколько МОУО ничего не присылают")]
-    = 0,
+    error_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="доля строк с ошибками")
+    ] = 0.0,
+    silent_mouos: Annotated[int, typer.Option(min=0, help="сколько МОУО ничего не присылают")] = 0,
 ) -> None:
     """Write a deterministic synthetic region: МОУО, schools, participants, МОУО files."""
     from tasks.adapters.region_files import load_regions, write_region
@@ -93,12 +99,18 @@ def region_generate(
 
     regions = load_regions()
     if region not in regions:
-        typer.echo(f"Ошибка: неизвестный регион {region}; известны: {', '.join(sorted(regions))}",
-                   err=True)
+        typer.echo(
+            f"Ошибка: неизвестный регион {region}; известны: {', '.join(sorted(regions))}", err=True
+        )
         raise typer.Exit(2)
-    options = GeneratorOptions(participants=participants, seed=seed, region=regions[region],
-                               exam_date=date.fromisoformat(exam_date), error_rate=error_rate,
-                               silent_mouos=silent_mouos)
+    options = GeneratorOptions(
+        participants=participants,
+        seed=seed,
+        region=regions[region],
+        exam_date=date.fromisoformat(exam_date),
+        error_rate=error_rate,
+        silent_mouos=silent_mouos,
+    )
     files = write_region(generate_region(options), out)
     typer.echo(json.dumps(files.manifest["counts"], ensure_ascii=False))
 
@@ -128,24 +140,41 @@ def demo(
     _prefect_environment(settings)
     from flows.campaign import campaign
 
-    campaign(participants=participants, seed=seed, out=str(out), plan=plan, session=session,
-             error_rate=error_rate, silent_mouos=silent_mouos)
+    campaign(
+        participants=participants,
+        seed=seed,
+        out=str(out),
+        plan=plan,
+        session=session,
+        error_rate=error_rate,
+        silent_mouos=silent_mouos,
+    )
     typer.echo((out / "summary.md").read_text(encoding="utf-8"))
     typer.echo(f"Сводка: {out / 'summary.json'}")
 
 
 @app.command()
-def server(host: Annotated[str | None, typer.Option()] = None,
-           port: Annotated[int | None, typer.Option()] = None) -> None:
+def server(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
     """Start the Prefect server with its UI (SQLite by default, PostgreSQL by URL)."""
     settings = Settings()
     env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
     if settings.prefect_server_database_url is not None:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = (
-            settings.prefect_server_database_url.get_secret_value())
+            settings.prefect_server_database_url.get_secret_value()
+        )
     prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
-    args = [prefect, "server", "start", "--host", host or settings.prefect_server_host,
-            "--port", str(port or settings.prefect_server_port)]
+    args = [
+        prefect,
+        "server",
+        "start",
+        "--host",
+        host or settings.prefect_server_host,
+        "--port",
+        str(port or settings.prefect_server_port),
+    ]
     os.execvpe(args[0], args, env)
 
 

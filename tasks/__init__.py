@@ -1,1 +1,1 @@
-"""Prefect task wrappers per plan stage, with pure domain logic in `domain` and I/O in `adapters`."""
+"""Prefect task wrappers per plan stage; pure logic lives in `domain`, I/O in `adapters`."""

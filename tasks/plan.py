@@ -38,7 +38,8 @@ def store_plan(settings: Settings, plan: Plan) -> dict[str, Any]:
     """Resolve every session of the plan to instants and store them as plan stages."""
     calendar = load_calendar(plan.calendar)
     resolved: dict[str, list[ResolvedStage]] = {
-        s.id: resolve_plan(plan, s.id, calendar) for s in plan.sessions}
+        s.id: resolve_plan(plan, s.id, calendar) for s in plan.sessions
+    }
     database = bootstrap(settings)
     try:
         with UnitOfWork(database.session_factory) as uow:
@@ -46,7 +47,8 @@ def store_plan(settings: Settings, plan: Plan) -> dict[str, Any]:
             uow.commit()
     finally:
         database.dispose()
-    summary: dict[str, Any] = {name: {"offered": c.offered, "inserted": c.inserted}
-                               for name, c in counts.items()}
+    summary: dict[str, Any] = {
+        name: {"offered": c.offered, "inserted": c.inserted} for name, c in counts.items()
+    }
     get_run_logger().info("stored plan %s: %s", plan.id, summary)
     return summary

@@ -26,16 +26,27 @@ __all__ = ["generate_region_files", "load_region_into_registry"]
 
 
 @task(name="generate-region", cache_policy=NONE)
-def generate_region_files(out: Path, participants: int, seed: int, region_code: str,
-                          exam_date: date, error_rate: float = 0.0,
-                          silent_mouos: int = 0) -> dict[str, Any]:
+def generate_region_files(
+    out: Path,
+    participants: int,
+    seed: int,
+    region_code: str,
+    exam_date: date,
+    error_rate: float = 0.0,
+    silent_mouos: int = 0,
+) -> dict[str, Any]:
     """Write a deterministic synthetic region under `out`; returns its counts."""
     regions = load_regions()
     if region_code not in regions:
         raise ConfigError(f"unknown region {region_code!r}; known: {', '.join(sorted(regions))}")
-    options = GeneratorOptions(participants=participants, seed=seed, region=regions[region_code],
-                               exam_date=exam_date, error_rate=error_rate,
-                               silent_mouos=silent_mouos)
+    options = GeneratorOptions(
+        participants=participants,
+        seed=seed,
+        region=regions[region_code],
+        exam_date=exam_date,
+        error_rate=error_rate,
+        silent_mouos=silent_mouos,
+    )
     files = write_region(generate_region(options), out)
     counts: dict[str, Any] = files.manifest["counts"]
     get_run_logger().info("generated region %s: %s", region_code, counts)
@@ -43,8 +54,9 @@ def generate_region_files(out: Path, participants: int, seed: int, region_code: 
 
 
 @task(name="load-region", cache_policy=NONE)
-def load_region_into_registry(settings: Settings, region_dir: Path, campaign_code: str,
-                              session_code: str) -> dict[str, dict[str, int]]:
+def load_region_into_registry(
+    settings: Settings, region_dir: Path, campaign_code: str, session_code: str
+) -> dict[str, dict[str, int]]:
     """Load the region's structure and ground-truth participants into the regional database.
 
     Until the collect and reconcile stages exist this is how participants arrive; it is
@@ -53,8 +65,9 @@ def load_region_into_registry(settings: Settings, region_dir: Path, campaign_cod
     try:
         with UnitOfWork(database.session_factory) as uow:
             counts = upsert_structure(uow.session, read_region_structure(region_dir))
-            counts |= load_participants(uow.session, read_participants(region_dir),
-                                        campaign_code, session_code)
+            counts |= load_participants(
+                uow.session, read_participants(region_dir), campaign_code, session_code
+            )
             uow.commit()
     finally:
         database.dispose()

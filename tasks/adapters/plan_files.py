@@ -35,7 +35,7 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(f"cannot read {path}: {exc}") from exc
     try:
-        return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_PlainLoader)
     except yaml.YAMLError as exc:
         raise PlanError(f"{path}: not valid YAML: {exc}") from exc
 
@@ -65,10 +65,12 @@ def load_calendar(name: str = "ru", directory: Path = CALENDARS_DIR) -> Producti
         return ProductionCalendar(
             name=str(data["name"]),
             years=frozenset(int(year) for year in years),
-            holidays=frozenset(date.fromisoformat(str(d)) for y in years.values()
-                               for d in y.get("holidays") or []),
-            workdays=frozenset(date.fromisoformat(str(d)) for y in years.values()
-                               for d in y.get("workdays") or []),
+            holidays=frozenset(
+                date.fromisoformat(str(d)) for y in years.values() for d in y.get("holidays") or []
+            ),
+            workdays=frozenset(
+                date.fromisoformat(str(d)) for y in years.values() for d in y.get("workdays") or []
+            ),
         )
     except (PlanError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"production calendar {path} is unreadable: {exc}") from exc

@@ -10,12 +10,13 @@ Layout of DIR:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,12 @@ class RegionFiles:
 def load_regions(path: Path = CONFIG_DIR / "regions.yaml") -> dict[str, RegionInfo]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return {str(code): RegionInfo(code=str(code), name=v["name"], timezone=v["timezone"],
-                                      okato=str(v["okato"])) for code, v in data.items()}
+        return {
+            str(code): RegionInfo(
+                code=str(code), name=v["name"], timezone=v["timezone"], okato=str(v["okato"])
+            )
+            for code, v in data.items()
+        }
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"region list {path} is unreadable: {exc}") from exc
 
@@ -77,9 +82,11 @@ def _write_csv(table: pl.DataFrame, path: Path, encoding: str, separator: str) -
         path.write_bytes(text.encode(encoding))
 
 
-def _write_xlsx(table: pl.DataFrame, path: Path) -> None:
-    """XLSX as office software saves it: a bold header, birth dates as real date cells."""
+def _write_xlsx(table: pl.DataFrame, path: Path, created: datetime) -> None:
+    """XLSX as office software saves it: a bold header, birth dates as real date cells. The
+    creation time is given, not the clock's, so the same table always gives the same bytes."""
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    workbook.set_properties({"created": created})
     sheet = workbook.add_worksheet("Участники")
     bold = workbook.add_format({"bold": True})
     date_format = workbook.add_format({"num_format": "dd.mm.yyyy"})
@@ -87,11 +94,10 @@ def _write_xlsx(table: pl.DataFrame, path: Path) -> None:
     birth_column = table.columns.index(SUBMISSION_COLUMNS["birth_date"])
     for index, row in enumerate(table.iter_rows(), start=1):
         sheet.write_row(index, 0, row)
-        try:
-            sheet.write_datetime(index, birth_column,
-                                 datetime.strptime(row[birth_column], "%d.%m.%Y"), date_format)
-        except (TypeError, ValueError):
-            pass  # an unparseable date stays text, as a municipality typed it
+        # Excel date cells have no zone; an unparseable date stays text, as it was typed.
+        with contextlib.suppress(TypeError, ValueError):
+            day = datetime.strptime(row[birth_column], "%d.%m.%Y")  # noqa: DTZ007
+            sheet.write_datetime(index, birth_column, day, date_format)
     workbook.close()
 
 
@@ -102,20 +108,26 @@ def _submission_name(mouo_code: str, fmt: str) -> str:
 
 def write_region(region: SyntheticRegion, root: Path) -> RegionFiles:
     """Write every file of the region under `root`; rewriting the same region gives the same
-    bytes for the CSV and JSON files (XLSX embeds its own creation time)."""
+    bytes for every file (the XLSX creation time is the exam date, not the clock)."""
     options = region.options
+    exam = options.exam_date
+    created = datetime(exam.year, exam.month, exam.day, tzinfo=UTC)
     root.mkdir(parents=True, exist_ok=True)
     if (root / "manifest.json").exists() and (root / "submissions").is_dir():
         shutil.rmtree(root / "submissions")  # our own earlier output: no stale МОУО files
     structure = {
-        "region": {"code": options.region.code, "name": options.region.name,
-                   "timezone": options.region.timezone},
+        "region": {
+            "code": options.region.code,
+            "name": options.region.name,
+            "timezone": options.region.timezone,
+        },
         "mouos": region.mouos.to_dicts(),
         "schools": region.schools.to_dicts(),
         "rooms": region.rooms.to_dicts(),
     }
-    (root / "region.json").write_text(json.dumps(structure, ensure_ascii=False, indent=1),
-                                      encoding="utf-8")
+    (root / "region.json").write_text(
+        json.dumps(structure, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     region.participants.write_csv(root / "participants.csv")
     formats: dict[str, str] = {}
     files: dict[str, str] = {}
@@ -129,7 +141,7 @@ def write_region(region: SyntheticRegion, root: Path) -> RegionFiles:
         path = folder / _submission_name(mouo_code, fmt)
         table = _submission_table(rows)
         if fmt == "xlsx":
-            _write_xlsx(table, path)
+            _write_xlsx(table, path, created)
         elif fmt == "csv-cp1251":
             _write_csv(table, path, "cp1251", ";")
         else:
@@ -137,25 +149,39 @@ def write_region(region: SyntheticRegion, root: Path) -> RegionFiles:
         formats[mouo_code] = fmt
         files[mouo_code] = str(path.relative_to(root))
     errors = region.errors.with_columns(
-        pl.col("mouo_code").replace_strict(files, default=None).alias("file"))
-    errors.select("mouo_code", "file", "row_number", "error", "column", "participant_key") \
-        .write_csv(root / "injected_errors.csv")
+        pl.col("mouo_code").replace_strict(files, default=None).alias("file")
+    )
+    errors.select(
+        "mouo_code", "file", "row_number", "error", "column", "participant_key"
+    ).write_csv(root / "injected_errors.csv")
     manifest = {
         "generator": "rcoi region generate",
-        "parameters": {"participants": options.participants, "seed": options.seed,
-                       "region": options.region.code, "exam_date": options.exam_date.isoformat(),
-                       "error_rate": options.error_rate, "silent_mouos": options.silent_mouos},
-        "counts": {"mouos": region.mouos.height, "schools": region.schools.height,
-                   "rooms": region.rooms.height, "participants": region.participants.height,
-                   "submission_rows": region.submissions.height,
-                   "injected_errors": region.errors.height},
+        "parameters": {
+            "participants": options.participants,
+            "seed": options.seed,
+            "region": options.region.code,
+            "exam_date": options.exam_date.isoformat(),
+            "error_rate": options.error_rate,
+            "silent_mouos": options.silent_mouos,
+        },
+        "counts": {
+            "mouos": region.mouos.height,
+            "schools": region.schools.height,
+            "rooms": region.rooms.height,
+            "participants": region.participants.height,
+            "submission_rows": region.submissions.height,
+            "injected_errors": region.errors.height,
+        },
         "silent_mouos": sorted(set(region.mouos["mouo_code"].to_list()) - set(files)),
         "submission_formats": formats,
-        "files": {name: _sha256(root / name) for name in
-                  ["region.json", "participants.csv", "injected_errors.csv", *files.values()]},
+        "files": {
+            name: _sha256(root / name)
+            for name in ["region.json", "participants.csv", "injected_errors.csv", *files.values()]
+        },
     }
-    (root / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
-                                        encoding="utf-8")
+    (root / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     return RegionFiles(root, manifest)
 
 

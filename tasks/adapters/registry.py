@@ -4,12 +4,12 @@ idempotent: it inserts what is missing by natural key and leaves what is there."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -52,16 +52,18 @@ class LoadCounts:
         return self.offered - self.inserted
 
 
-def insert_missing(session: Session, model: type[Base], rows: Sequence[dict[str, Any]],
-                   keys: Sequence[str]) -> int:
+def insert_missing(
+    session: Session, model: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> int:
     """Insert rows whose unique `keys` are not in the table yet; returns how many were new."""
     if not rows:
         return 0
     table = model.__table__
+    assert isinstance(table, Table)
     before = count_rows(session, model)
     dialect = session.get_bind().dialect.name
     for start in range(0, len(rows), _BATCH):
-        batch = rows[start:start + _BATCH]
+        batch = rows[start : start + _BATCH]
         if dialect == "postgresql":
             stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
         elif dialect == "sqlite":
@@ -88,86 +90,195 @@ def _ids(session: Session, column: Any, key: Any) -> dict[Any, int]:
 def upsert_structure(session: Session, structure: dict[str, Any]) -> dict[str, LoadCounts]:
     """Region, МОУО, schools, one venue per school (its own building) and its rooms."""
     region = structure["region"]
-    counts = {"regions": LoadCounts(1, insert_missing(
-        session, Region, [{"code": region["code"], "name": region["name"],
-                           "timezone": region["timezone"]}], ["code"]))}
-    mouo_rows = [{"code": m["mouo_code"], "region_code": region["code"], "name": m["name"],
-                  "emails": [m["email"]]} for m in structure["mouos"]]
+    counts = {
+        "regions": LoadCounts(
+            1,
+            insert_missing(
+                session,
+                Region,
+                [{"code": region["code"], "name": region["name"], "timezone": region["timezone"]}],
+                ["code"],
+            ),
+        )
+    }
+    mouo_rows = [
+        {
+            "code": m["mouo_code"],
+            "region_code": region["code"],
+            "name": m["name"],
+            "emails": [m["email"]],
+        }
+        for m in structure["mouos"]
+    ]
     counts["mouos"] = LoadCounts(len(mouo_rows), insert_missing(session, Mouo, mouo_rows, ["code"]))
     mouo_ids = _ids(session, Mouo.id, Mouo.code)
-    school_rows = [{"code": s["school_code"], "mouo_id": mouo_ids[s["mouo_code"]], "name": s["name"],
-                    "kind": s["kind"], "emails": [], "planned_participants":
-                    s.get("planned_participants")} for s in structure["schools"]]
-    counts["schools"] = LoadCounts(len(school_rows),
-                                   insert_missing(session, School, school_rows, ["code"]))
+    school_rows = [
+        {
+            "code": s["school_code"],
+            "mouo_id": mouo_ids[s["mouo_code"]],
+            "name": s["name"],
+            "kind": s["kind"],
+            "emails": [],
+            "planned_participants": s.get("planned_participants"),
+        }
+        for s in structure["schools"]
+    ]
+    counts["schools"] = LoadCounts(
+        len(school_rows), insert_missing(session, School, school_rows, ["code"])
+    )
     school_ids = _ids(session, School.id, School.code)
-    venue_rows = [{"code": s["school_code"], "school_id": school_ids[s["school_code"]],
-                   "name": s["name"], "address": None} for s in structure["schools"]]
-    counts["venues"] = LoadCounts(len(venue_rows),
-                                  insert_missing(session, Venue, venue_rows, ["code"]))
+    venue_rows = [
+        {
+            "code": s["school_code"],
+            "school_id": school_ids[s["school_code"]],
+            "name": s["name"],
+            "address": None,
+        }
+        for s in structure["schools"]
+    ]
+    counts["venues"] = LoadCounts(
+        len(venue_rows), insert_missing(session, Venue, venue_rows, ["code"])
+    )
     venue_ids = _ids(session, Venue.id, Venue.code)
-    room_rows = [{"venue_id": venue_ids[r["school_code"]], "number": r["room"],
-                  "capacity": r["capacity"]} for r in structure["rooms"]]
-    counts["rooms"] = LoadCounts(len(room_rows),
-                                 insert_missing(session, Room, room_rows, ["venue_id", "number"]))
+    room_rows = [
+        {"venue_id": venue_ids[r["school_code"]], "number": r["room"], "capacity": r["capacity"]}
+        for r in structure["rooms"]
+    ]
+    counts["rooms"] = LoadCounts(
+        len(room_rows), insert_missing(session, Room, room_rows, ["venue_id", "number"])
+    )
     return counts
 
 
-def upsert_campaign(session: Session, plan: Plan,
-                    resolved: dict[str, Sequence[ResolvedStage]]) -> dict[str, LoadCounts]:
+def upsert_campaign(
+    session: Session, plan: Plan, resolved: Mapping[str, Sequence[ResolvedStage]]
+) -> dict[str, LoadCounts]:
     """The plan as a campaign, its sessions, and every resolved stage per session."""
-    insert_missing(session, Region, [{"code": plan.region.code, "name": plan.region.name,
-                                      "timezone": plan.region.timezone}], ["code"])
-    campaign_new = insert_missing(session, Campaign, [{
-        "code": plan.id, "procedure": plan.procedure, "school_year": plan.school_year,
-        "region_code": plan.region.code, "title": plan.title}], ["code"])
+    insert_missing(
+        session,
+        Region,
+        [{"code": plan.region.code, "name": plan.region.name, "timezone": plan.region.timezone}],
+        ["code"],
+    )
+    campaign_new = insert_missing(
+        session,
+        Campaign,
+        [
+            {
+                "code": plan.id,
+                "procedure": plan.procedure,
+                "school_year": plan.school_year,
+                "region_code": plan.region.code,
+                "title": plan.title,
+            }
+        ],
+        ["code"],
+    )
     campaign_id = session.scalars(select(Campaign.id).where(Campaign.code == plan.id)).one()
-    session_rows = [{"campaign_id": campaign_id, "code": s.id, "ordinal": n, "exam_date": s.exam_date,
-                     "label": s.label} for n, s in enumerate(plan.sessions, start=1)]
+    session_rows = [
+        {
+            "campaign_id": campaign_id,
+            "code": s.id,
+            "ordinal": n,
+            "exam_date": s.exam_date,
+            "label": s.label,
+        }
+        for n, s in enumerate(plan.sessions, start=1)
+    ]
     sessions_new = insert_missing(session, ExamSession, session_rows, ["campaign_id", "code"])
-    session_ids = {code: id_ for code, id_ in session.execute(
-        select(ExamSession.code, ExamSession.id).where(ExamSession.campaign_id == campaign_id))}
+    session_ids = {
+        code: id_
+        for code, id_ in session.execute(
+            select(ExamSession.code, ExamSession.id).where(ExamSession.campaign_id == campaign_id)
+        )
+    }
     stage_rows = [
-        {"session_id": session_ids[code], "stage_key": s.stage_id, "row": s.row, "title": s.title,
-         "kind": s.kind, "automated_stage": s.stage.value if s.stage else None, "zone": s.zone,
-         "starts_at": s.start, "due_at": s.end,
-         "responsible": [party.value for party in s.responsible], "ambiguous": s.ambiguous}
-        for code, stages in resolved.items() for s in stages
+        {
+            "session_id": session_ids[code],
+            "stage_key": s.stage_id,
+            "row": s.row,
+            "title": s.title,
+            "kind": s.kind,
+            "automated_stage": s.stage.value if s.stage else None,
+            "zone": s.zone,
+            "starts_at": s.start,
+            "due_at": s.end,
+            "responsible": [party.value for party in s.responsible],
+            "ambiguous": s.ambiguous,
+        }
+        for code, stages in resolved.items()
+        for s in stages
     ]
     stages_new = insert_missing(session, PlanStage, stage_rows, ["session_id", "stage_key"])
-    return {"campaigns": LoadCounts(1, campaign_new),
-            "sessions": LoadCounts(len(session_rows), sessions_new),
-            "plan_stages": LoadCounts(len(stage_rows), stages_new)}
+    return {
+        "campaigns": LoadCounts(1, campaign_new),
+        "sessions": LoadCounts(len(session_rows), sessions_new),
+        "plan_stages": LoadCounts(len(stage_rows), stages_new),
+    }
 
 
-_PERSON_COLUMNS = ("snils", "surname", "name", "patronymic", "sex", "birth_date", "document_type",
-                   "document_series", "document_number", "category", "class_name", "form", "oral",
-                   "ovz", "ovz_document")
+_PERSON_COLUMNS = (
+    "snils",
+    "surname",
+    "name",
+    "patronymic",
+    "sex",
+    "birth_date",
+    "document_type",
+    "document_series",
+    "document_number",
+    "category",
+    "class_name",
+    "form",
+    "oral",
+    "ovz",
+    "ovz_document",
+)
 
 
 def _rows(frame: pl.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
     return frame.select(list(columns)).to_dicts()
 
 
-def load_participants(session: Session, participants: pl.DataFrame, campaign_code: str,
-                      session_code: str) -> dict[str, LoadCounts]:
+def load_participants(
+    session: Session, participants: pl.DataFrame, campaign_code: str, session_code: str
+) -> dict[str, LoadCounts]:
     """Participants (by СНИЛС) and their registrations for one exam session."""
-    mouo_ids = pl.DataFrame(list(_ids(session, Mouo.id, Mouo.code).items()),
-                            schema=["mouo_code", "mouo_id"], orient="row")
-    school_ids = pl.DataFrame(list(_ids(session, School.id, School.code).items()),
-                              schema=["school_code", "school_id"], orient="row")
+    mouo_ids = pl.DataFrame(
+        list(_ids(session, Mouo.id, Mouo.code).items()),
+        schema=["mouo_code", "mouo_id"],
+        orient="row",
+    )
+    school_ids = pl.DataFrame(
+        list(_ids(session, School.id, School.code).items()),
+        schema=["school_code", "school_id"],
+        orient="row",
+    )
     frame = participants.join(mouo_ids, on="mouo_code").join(school_ids, on="school_code")
     people = _rows(frame, [*_PERSON_COLUMNS, "mouo_id", "school_id"])
     inserted = insert_missing(session, Participant, people, ["snils"])
     exam_session_id = session.scalars(
-        select(ExamSession.id).join(Campaign).where(
-            Campaign.code == campaign_code, ExamSession.code == session_code)).one()
-    person_ids = pl.DataFrame(list(_ids(session, Participant.id, Participant.snils).items()),
-                              schema=["snils", "participant_id"], orient="row")
+        select(ExamSession.id)
+        .join(Campaign)
+        .where(Campaign.code == campaign_code, ExamSession.code == session_code)
+    ).one()
+    person_ids = pl.DataFrame(
+        list(_ids(session, Participant.id, Participant.snils).items()),
+        schema=["snils", "participant_id"],
+        orient="row",
+    )
     registrations = frame.join(person_ids, on="snils").select(
-        "participant_id", "school_id", "attempt", "form", "oral",
-        pl.lit(exam_session_id).alias("session_id"))
-    registered = insert_missing(session, Registration, registrations.to_dicts(),
-                                ["participant_id", "session_id"])
-    return {"participants": LoadCounts(len(people), inserted),
-            "registrations": LoadCounts(registrations.height, registered)}
+        "participant_id",
+        "school_id",
+        "attempt",
+        "form",
+        "oral",
+        pl.lit(exam_session_id).alias("session_id"),
+    )
+    registered = insert_missing(
+        session, Registration, registrations.to_dicts(), ["participant_id", "session_id"]
+    )
+    return {
+        "participants": LoadCounts(len(people), inserted),
+        "registrations": LoadCounts(registrations.height, registered),
+    }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.errors import RegistryError
@@ -31,8 +31,12 @@ class UnitOfWork:
         self._session = self._session_factory()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         try:
             self.session.rollback()  # a no-op after commit(); undoes everything otherwise
         finally:
@@ -44,7 +48,15 @@ class UnitOfWork:
             self.session.commit()
         except SQLAlchemyError as exc:
             self.session.rollback()
-            raise RegistryError(f"commit refused by the database: {exc.orig or exc}") from exc
+            raise RegistryError(f"commit refused by the database: {_safe_reason(exc)}") from exc
 
     def rollback(self) -> None:
         self.session.rollback()
+
+
+def _safe_reason(exc: SQLAlchemyError) -> str:
+    """The database's reason without the statement's parameters or PostgreSQL's DETAIL line,
+    which would carry the offending values (СНИЛС, names) into logs."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return str(exc.orig).splitlines()[0]
+    return type(exc).__name__

@@ -44,7 +44,9 @@ def snils_check_number(first_nine: str) -> int:
     """Check number of a СНИЛС from its first nine digits (weights 9…1, then mod 101, 100 → 0)."""
     if len(first_nine) != 9 or not first_nine.isdigit():
         raise InvalidIdentifier("СНИЛС: первые девять знаков должны быть цифрами")
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, range(9, 0, -1), strict=True))
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first_nine, range(9, 0, -1), strict=True)
+    )
     if total < 100:
         return total
     if total in (100, 101):

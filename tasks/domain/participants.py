@@ -22,7 +22,8 @@ class Category(StrEnum):
     """Participant categories of DOMAIN.md §4 (order 001 §2)."""
 
     STUDENT = "student"  # обучающийся XI (XII) класса
-    STUDENT_CLOSED = "student_closed"  # в специальном учебно-воспитательном учреждении закрытого типа или в учреждении, исполняющем наказание
+    # в специальном учебно-воспитательном учреждении закрытого типа или в исправительном учреждении
+    STUDENT_CLOSED = "student_closed"
     STUDENT_HOME = "student_home"  # на дому или в санатории по медицинскому заключению
     GRADUATE = "graduate"  # выпускник прошлых лет (ВПЛ)
     SPO = "spo"  # обучающийся по программе СПО

@@ -10,10 +10,10 @@ calendar or working days. `resolve_plan` turns a plan into timezone-aware instan
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-import datetime as dt
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -317,11 +317,13 @@ def _zone(name: str | None, what: str) -> ZoneInfo:
         raise PlanError(f"{what}: unknown IANA time zone {name!r}") from None
 
 
-def _resolve_stage(stage: Stage, session: Session | None, plan: Plan,
-                   calendar: ProductionCalendar | None) -> ResolvedStage:
+def _resolve_stage(
+    stage: Stage, session: Session | None, plan: Plan, calendar: ProductionCalendar | None
+) -> ResolvedStage:
     zone_name = stage.zone or plan.region.timezone
-    ctx = _Context(session.exam_date if session else None,
-                   _zone(zone_name, f"stage {stage.id}"), calendar)
+    ctx = _Context(
+        session.exam_date if session else None, _zone(zone_name, f"stage {stage.id}"), calendar
+    )
     spec = stage.overrides.get(session.id, stage.time) if session else stage.time
     start: datetime | None = None
     end: datetime | None = None
@@ -358,10 +360,21 @@ def _resolve_stage(stage: Stage, session: Session | None, plan: Plan,
                 start, end = _start(spec.resolved.start, ctx), _end(spec.resolved.end, ctx)
                 timed = spec.resolved.start.time is not None
     return ResolvedStage(
-        stage_id=stage.id, row=stage.row, title=stage.title, kind=spec.kind, stage=stage.stage,
-        session_id=session.id if session else None, zone=str(zone_name), start=start, end=end,
-        responsible=tuple(stage.responsible), after=tuple(stage.after), occurrences=occurrences,
-        start_timed=timed, ambiguous=ambiguous, unresolved=unresolved,
+        stage_id=stage.id,
+        row=stage.row,
+        title=stage.title,
+        kind=spec.kind,
+        stage=stage.stage,
+        session_id=session.id if session else None,
+        zone=str(zone_name),
+        start=start,
+        end=end,
+        responsible=tuple(stage.responsible),
+        after=tuple(stage.after),
+        occurrences=occurrences,
+        start_timed=timed,
+        ambiguous=ambiguous,
+        unresolved=unresolved,
     )
 
 
@@ -369,8 +382,9 @@ def _applies(stage: Stage, session: Session | None) -> bool:
     return session is None or stage.sessions is None or session.id in stage.sessions
 
 
-def resolve_plan(plan: Plan, session_id: str | None = None,
-                 calendar: ProductionCalendar | None = None) -> list[ResolvedStage]:
+def resolve_plan(
+    plan: Plan, session_id: str | None = None, calendar: ProductionCalendar | None = None
+) -> list[ResolvedStage]:
     """Every stage of one session (the only one when `session_id` is None) with aware instants.
 
     Raises PlanError when a zone is missing or unknown, or a date cannot be computed.
@@ -383,8 +397,11 @@ def resolve_plan(plan: Plan, session_id: str | None = None,
         session = None
     else:
         raise PlanError(f"plan {plan.id!r} has {len(plan.sessions)} sessions: name one")
-    return [_resolve_stage(stage, session, plan, calendar)
-            for stage in plan.stages if _applies(stage, session)]
+    return [
+        _resolve_stage(stage, session, plan, calendar)
+        for stage in plan.stages
+        if _applies(stage, session)
+    ]
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -416,45 +433,87 @@ def _structure_problems(plan: Plan) -> list[PlanProblem]:
     ids = Counter(stage.id for stage in plan.stages)
     for stage_id, count in ids.items():
         if count > 1:
-            problems.append(PlanProblem(Severity.ERROR, "duplicate-id",
-                                        f"идентификатор этапа «{stage_id}» встречается {count} раза",
-                                        stage_id))
+            problems.append(
+                PlanProblem(
+                    Severity.ERROR,
+                    "duplicate-id",
+                    f"идентификатор этапа «{stage_id}» встречается {count} раза",
+                    stage_id,
+                )
+            )
     rows = Counter(stage.row for stage in plan.stages if stage.row)
     for row, count in rows.items():
         if count > 1:
             names = ", ".join(s.id for s in plan.stages if s.row == row)
-            problems.append(PlanProblem(Severity.WARNING, "duplicate-row",
-                                        f"номер строки {row} повторяется {count} раза: {names}"))
+            problems.append(
+                PlanProblem(
+                    Severity.WARNING,
+                    "duplicate-row",
+                    f"номер строки {row} повторяется {count} раза: {names}",
+                )
+            )
     session_ids = {session.id for session in plan.sessions}
     for stage in plan.stages:
         for predecessor in stage.after:
             if predecessor not in ids:
-                problems.append(PlanProblem(Severity.ERROR, "unknown-predecessor",
-                                            f"этап ссылается на неизвестный этап «{predecessor}»",
-                                            stage.id))
+                problems.append(
+                    PlanProblem(
+                        Severity.ERROR,
+                        "unknown-predecessor",
+                        f"этап ссылается на неизвестный этап «{predecessor}»",
+                        stage.id,
+                    )
+                )
         for session_id in [*(stage.sessions or []), *stage.overrides]:
             if session_id not in session_ids:
-                problems.append(PlanProblem(Severity.ERROR, "unknown-session",
-                                            f"этап ссылается на неизвестный срок «{session_id}»",
-                                            stage.id))
+                problems.append(
+                    PlanProblem(
+                        Severity.ERROR,
+                        "unknown-session",
+                        f"этап ссылается на неизвестный срок «{session_id}»",
+                        stage.id,
+                    )
+                )
         if isinstance(stage.time, Deadline) and stage.time.inclusive is None:
-            problems.append(PlanProblem(
-                Severity.WARNING, "ambiguous-deadline",
-                f"срок «{stage.time.wording or 'до'}» неоднозначен: включается ли последний день? "
-                "До уточнения срок считается наступившим в начале этого дня; укажите "
-                "«не позднее» или «до … включительно» (inclusive: true/false)", stage.id))
-        elif (isinstance(stage.time, Deadline) and stage.time.wording
-              and _BARE_DO.match(stage.time.wording) and stage.time.inclusive is not None):
-            problems.append(PlanProblem(
-                Severity.INFO, "interpreted-deadline",
-                f"формулировка «{stage.time.wording}» истолкована как "
-                f"{'включительно' if stage.time.inclusive else 'не включая этот день'}", stage.id))
+            problems.append(
+                PlanProblem(
+                    Severity.WARNING,
+                    "ambiguous-deadline",
+                    f"срок «{stage.time.wording or 'до'}» неоднозначен: "
+                    "включается ли последний день? До уточнения срок считается наступившим "
+                    "в начале этого дня; укажите "
+                    "«не позднее» или «до … включительно» (inclusive: true/false)",
+                    stage.id,
+                )
+            )
+        elif (
+            isinstance(stage.time, Deadline)
+            and stage.time.wording
+            and _BARE_DO.match(stage.time.wording)
+            and stage.time.inclusive is not None
+        ):
+            problems.append(
+                PlanProblem(
+                    Severity.INFO,
+                    "interpreted-deadline",
+                    f"формулировка «{stage.time.wording}» истолкована как "
+                    f"{'включительно' if stage.time.inclusive else 'не включая этот день'}",
+                    stage.id,
+                )
+            )
         if isinstance(stage.time, External) and stage.time.resolved is None:
-            problems.append(PlanProblem(
-                Severity.WARNING, "unresolved-external",
-                f"срок задан ссылкой «{stage.time.reference}» и не переведён в даты", stage.id))
+            problems.append(
+                PlanProblem(
+                    Severity.WARNING,
+                    "unresolved-external",
+                    f"срок задан ссылкой «{stage.time.reference}» и не переведён в даты",
+                    stage.id,
+                )
+            )
     if _has_cycle(plan):
-        problems.append(PlanProblem(Severity.ERROR, "cycle", "этапы зависят друг от друга по кругу"))
+        problems.append(
+            PlanProblem(Severity.ERROR, "cycle", "этапы зависят друг от друга по кругу")
+        )
     return problems
 
 
@@ -483,15 +542,23 @@ def _zone_problems(plan: Plan) -> list[PlanProblem]:
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            problems.append(PlanProblem(Severity.ERROR, "unknown-zone",
-                                        f"неизвестный часовой пояс «{name}»", where))
+            problems.append(
+                PlanProblem(
+                    Severity.ERROR, "unknown-zone", f"неизвестный часовой пояс «{name}»", where
+                )
+            )
     if plan.region.timezone is None:
         for stage in plan.stages:
             if stage.zone is None:
-                problems.append(PlanProblem(
-                    Severity.ERROR, "missing-zone",
-                    "не указан часовой пояс (ни у региона, ни у этапа): время нельзя перевести "
-                    "в единое время", stage.id))
+                problems.append(
+                    PlanProblem(
+                        Severity.ERROR,
+                        "missing-zone",
+                        "не указан часовой пояс (ни у региона, ни у этапа): время нельзя перевести "
+                        "в единое время",
+                        stage.id,
+                    )
+                )
     return problems
 
 
@@ -505,19 +572,36 @@ def _order_problems(resolved: list[ResolvedStage]) -> list[PlanProblem]:
                 continue
             # Day-only starts compare by day: a same-day hand-off is not out of order.
             both_timed = stage.start_timed and predecessor.start_timed
-            if (stage.start < predecessor.start if both_timed
-                    else stage.start.date() < predecessor.start.date()):
-                problems.append(PlanProblem(
-                    Severity.ERROR, "before-predecessor",
-                    f"этап начинается {stage.start:%d.%m.%Y %H:%M}, раньше предшествующего "
-                    f"этапа «{predecessor_id}» ({predecessor.start:%d.%m.%Y %H:%M})",
-                    stage.stage_id, stage.session_id))
-            elif (predecessor.end is not None and predecessor.end > stage.start
-                  and stage.start.date() == _last_day(predecessor.end)):
-                problems.append(PlanProblem(
-                    Severity.INFO, "no-slack",
-                    f"этап начинается в последний день этапа «{predecessor_id}»: передача в тот "
-                    "же день, без запаса времени", stage.stage_id, stage.session_id))
+            if (
+                stage.start < predecessor.start
+                if both_timed
+                else stage.start.date() < predecessor.start.date()
+            ):
+                problems.append(
+                    PlanProblem(
+                        Severity.ERROR,
+                        "before-predecessor",
+                        f"этап начинается {stage.start:%d.%m.%Y %H:%M}, раньше предшествующего "
+                        f"этапа «{predecessor_id}» ({predecessor.start:%d.%m.%Y %H:%M})",
+                        stage.stage_id,
+                        stage.session_id,
+                    )
+                )
+            elif (
+                predecessor.end is not None
+                and predecessor.end > stage.start
+                and stage.start.date() == _last_day(predecessor.end)
+            ):
+                problems.append(
+                    PlanProblem(
+                        Severity.INFO,
+                        "no-slack",
+                        f"этап начинается в последний день этапа «{predecessor_id}»: "
+                        "передача в тот же день, без запаса времени",
+                        stage.stage_id,
+                        stage.session_id,
+                    )
+                )
     return problems
 
 
@@ -532,10 +616,16 @@ def _year_problems(plan: Plan, resolved: list[ResolvedStage]) -> list[PlanProble
     for stage in resolved:
         for moment in (stage.start, stage.end):
             if moment is not None and not first <= moment.date() <= last:
-                problems.append(PlanProblem(
-                    Severity.WARNING, "stale-year",
-                    f"дата {moment:%d.%m.%Y} вне {plan.school_year} учебного года "
-                    "(не перенесена из прошлогоднего плана?)", stage.stage_id, stage.session_id))
+                problems.append(
+                    PlanProblem(
+                        Severity.WARNING,
+                        "stale-year",
+                        f"дата {moment:%d.%m.%Y} вне {plan.school_year} учебного года "
+                        "(не перенесена из прошлогоднего плана?)",
+                        stage.stage_id,
+                        stage.session_id,
+                    )
+                )
                 break
     return problems
 
@@ -547,15 +637,26 @@ def check_plan(plan: Plan, calendar: ProductionCalendar | None = None) -> list[P
         return _sorted(problems)
     sessions: list[str | None] = [s.id for s in plan.sessions] or [None]
     if not plan.sessions and any(_uses_offset(stage) for stage in plan.stages):
-        problems.append(PlanProblem(Severity.ERROR, "no-session",
-                                    "сроки заданы от дня экзамена, но дата экзамена не указана"))
+        problems.append(
+            PlanProblem(
+                Severity.ERROR,
+                "no-session",
+                "сроки заданы от дня экзамена, но дата экзамена не указана",
+            )
+        )
         return _sorted(problems)
     for session_id in sessions:
         try:
             resolved = resolve_plan(plan, session_id, calendar)
         except PlanError as exc:
-            problems.append(PlanProblem(Severity.ERROR, "unresolvable",
-                                        f"сроки не вычисляются: {exc}", session_id=session_id))
+            problems.append(
+                PlanProblem(
+                    Severity.ERROR,
+                    "unresolvable",
+                    f"сроки не вычисляются: {exc}",
+                    session_id=session_id,
+                )
+            )
             continue
         problems += _order_problems(resolved) + _year_problems(plan, resolved)
     return _sorted(problems)

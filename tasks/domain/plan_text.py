@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from tasks.domain.plan import Plan, PlanProblem, ResolvedStage, Severity
 
-__all__ = ["format_problems", "format_schedule", "format_instant"]
+__all__ = ["format_instant", "format_problems", "format_schedule"]
 
 KIND_NAMES = {
     "window": "период",
@@ -41,8 +41,10 @@ def format_schedule(plan: Plan, sessions: dict[str | None, list[ResolvedStage]])
         f"Процедура {plan.procedure}, {plan.school_year} уч. год; регион {plan.region.code} "
         f"{plan.region.name}; часовой пояс {plan.region.timezone or 'НЕ УКАЗАН'}",
     ]
-    header = (f"{'№':>3}  {'этап':<22} {'вид':<9} {'начало (местное)':<17} {'начало (UTC)':<17} "
-              f"{'окончание (местное)':<19} {'окончание (UTC)':<17} пояс")
+    header = (
+        f"{'№':>3}  {'этап':<22} {'вид':<9} {'начало (местное)':<17} {'начало (UTC)':<17} "
+        f"{'окончание (местное)':<19} {'окончание (UTC)':<17} пояс"
+    )
     for session_id, stages in sessions.items():
         lines.append("")
         if session_id is not None:
@@ -63,7 +65,9 @@ def format_schedule(plan: Plan, sessions: dict[str | None, list[ResolvedStage]])
                 dates = ", ".join(f"{moment:%d.%m.%Y}" for moment in stage.occurrences)
                 lines.append(f"{'':>5}даты: {dates}")
             if stage.unresolved:
-                lines.append(f"{'':>5}сроки заданы ссылкой на внешний график и не переведены в даты")
+                lines.append(
+                    f"{'':>5}сроки заданы ссылкой на внешний график и не переведены в даты"
+                )
     return "\n".join(lines)
 
 
@@ -72,13 +76,19 @@ def format_problems(problems: list[PlanProblem]) -> str:
         return "Проблем не найдено."
     lines = []
     for problem in problems:
-        where = ", ".join(part for part in (
-            f"этап {problem.stage_id}" if problem.stage_id else "",
-            f"срок {problem.session_id}" if problem.session_id else "",
-        ) if part)
+        where = ", ".join(
+            part
+            for part in (
+                f"этап {problem.stage_id}" if problem.stage_id else "",
+                f"срок {problem.session_id}" if problem.session_id else "",
+            )
+            if part
+        )
         prefix = f"{SEVERITY_NAMES[problem.severity]} [{problem.code}]"
         lines.append(f"{prefix} {where + ': ' if where else ''}{problem.message}")
     counts = {severity: sum(p.severity is severity for p in problems) for severity in Severity}
-    lines.append(f"Итого: ошибок {counts[Severity.ERROR]}, предупреждений "
-                 f"{counts[Severity.WARNING]}, заметок {counts[Severity.INFO]}.")
+    lines.append(
+        f"Итого: ошибок {counts[Severity.ERROR]}, предупреждений "
+        f"{counts[Severity.WARNING]}, заметок {counts[Severity.INFO]}."
+    )
     return "\n".join(lines)

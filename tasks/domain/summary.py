@@ -57,8 +57,8 @@ def summary_markdown(document: dict[str, Any]) -> str:
     lines = [
         f"# Сводка кампании {campaign['plan']}",
         "",
-        f"Регион {campaign['region']}, срок {campaign['session']}, участников {campaign['participants']}, "
-        f"зерно {campaign['seed']}.",
+        f"Регион {campaign['region']}, срок {campaign['session']}, "
+        f"участников {campaign['participants']}, зерно {campaign['seed']}.",
         "",
         "| этап | состояние | показатели |",
         "| --- | --- | --- |",

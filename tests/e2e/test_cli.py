@@ -17,10 +17,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def rcoi(*args: str, env: dict[str, str] | None = None, timeout: int = 300
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=timeout, env=env)
+def rcoi(
+    *args: str, env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _line(output: str, stage: str) -> str:
@@ -84,20 +91,43 @@ def test_plan_show_refuses_an_unknown_plan_clearly() -> None:
 
 
 def test_region_generate_writes_the_ground_truth_and_the_submissions(tmp_path: Path) -> None:
-    result = rcoi("region", "generate", "--participants", "500", "--seed", "4", "--out",
-                  str(tmp_path), "--error-rate", "0.05", "--silent-mouos", "1")
+    result = rcoi(
+        "region",
+        "generate",
+        "--participants",
+        "500",
+        "--seed",
+        "4",
+        "--out",
+        str(tmp_path),
+        "--error-rate",
+        "0.05",
+        "--silent-mouos",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     counts = json.loads(result.stdout)
     assert counts["participants"] == 500
     header = (tmp_path / "participants.csv").read_text(encoding="utf-8").splitlines()[0]
-    for column in ("snils", "surname", "name", "patronymic", "sex", "birth_date", "category",
-                   "form", "mouo_code", "school_code"):
+    for column in (
+        "snils",
+        "surname",
+        "name",
+        "patronymic",
+        "sex",
+        "birth_date",
+        "category",
+        "form",
+        "mouo_code",
+        "school_code",
+    ):
         assert column in header.split(",")
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     assert len(manifest["silent_mouos"]) == 1
     assert (tmp_path / "injected_errors.csv").exists()
     assert sorted(p.name for p in (tmp_path / "submissions").iterdir()) == sorted(
-        manifest["submission_formats"])
+        manifest["submission_formats"]
+    )
 
 
 @pytest.mark.slow
@@ -116,14 +146,18 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
 
 
 def _post(url: str, body: dict[str, object]) -> object:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
@@ -132,9 +166,14 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
     """`rcoi server` on a free loopback port with its own Prefect home; its API URL."""
     port = _free_port()
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"))
-    process = subprocess.Popen([sys.executable, "-m", "flows.cli", "server", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     api = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 120
@@ -154,10 +193,12 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_demo_runs_are_visible_on_a_running_server(prefect_server: str, tmp_path: Path) -> None:
-    env = dict(os.environ, RCOI_PREFECT_API_URL=prefect_server,
-               PREFECT_HOME=str(tmp_path / "client-home"))
-    result = rcoi("demo", "--participants", "200", "--seed", "3", "--out", str(tmp_path / "o"),
-                  env=env)
+    env = dict(
+        os.environ, RCOI_PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "client-home")
+    )
+    result = rcoi(
+        "demo", "--participants", "200", "--seed", "3", "--out", str(tmp_path / "o"), env=env
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     runs = _post(f"{prefect_server}/flow_runs/filter", {"limit": 10})
     assert isinstance(runs, list)

@@ -60,5 +60,6 @@ def test_the_summary_holds_no_personal_data(tmp_path: Path) -> None:
     truth = (tmp_path / "region" / "participants.csv").read_text(encoding="utf-8").splitlines()
     snils = [line.split(",")[1] for line in truth[1:]]
     text = (tmp_path / "summary.json").read_text(encoding="utf-8") + (
-        tmp_path / "summary.md").read_text(encoding="utf-8")
+        tmp_path / "summary.md"
+    ).read_text(encoding="utf-8")
     assert not [value for value in snils if value in text]

@@ -47,27 +47,53 @@ from tasks.errors import RegistryError
 pytestmark = pytest.mark.integration
 
 EXPECTED_TABLES = {
-    "region", "mouo", "school", "venue", "room", "participant", "campaign", "exam_session",
-    "registration", "work", "page", "recognition_result", "verification_item", "evaluation",
-    "result", "federal_upload", "notification", "plan_stage", "stage_completion", "audit_log",
+    "region",
+    "mouo",
+    "school",
+    "venue",
+    "room",
+    "participant",
+    "campaign",
+    "exam_session",
+    "registration",
+    "work",
+    "page",
+    "recognition_result",
+    "verification_item",
+    "evaluation",
+    "result",
+    "federal_upload",
+    "notification",
+    "plan_stage",
+    "stage_completion",
+    "audit_log",
 }
 
 STRUCTURE = {
     "region": {"code": "42", "name": "Кемеровская область", "timezone": "Asia/Novokuznetsk"},
     "mouos": [{"mouo_code": "42-01", "name": "УО г. Кемерово", "email": "uo01@obr42.example"}],
-    "schools": [{"school_code": "4201001", "mouo_code": "42-01", "name": "МБОУ «СОШ № 1»",
-                 "kind": "school", "planned_participants": 20}],
-    "rooms": [{"school_code": "4201001", "room": "01", "capacity": 15},
-              {"school_code": "4201001", "room": "02", "capacity": 15}],
+    "schools": [
+        {
+            "school_code": "4201001",
+            "mouo_code": "42-01",
+            "name": "МБОУ «СОШ № 1»",
+            "kind": "school",
+            "planned_participants": 20,
+        }
+    ],
+    "rooms": [
+        {"school_code": "4201001", "room": "01", "capacity": 15},
+        {"school_code": "4201001", "room": "02", "capacity": 15},
+    ],
 }
 
 
 def _campaign(uow: UnitOfWork) -> ExamSession:
     upsert_structure(uow.session, STRUCTURE)
-    campaign = Campaign(code="test-2017", procedure="ИС-11", school_year="2017/18",
-                        region_code="42", title="тест")
-    exam = ExamSession(campaign=campaign, code="2017-12-06", ordinal=1,
-                       exam_date=date(2017, 12, 6))
+    campaign = Campaign(
+        code="test-2017", procedure="ИС-11", school_year="2017/18", region_code="42", title="тест"
+    )
+    exam = ExamSession(campaign=campaign, code="2017-12-06", ordinal=1, exam_date=date(2017, 12, 6))
     uow.session.add_all([campaign, exam])
     uow.session.flush()
     return exam
@@ -129,8 +155,9 @@ def test_instants_come_back_aware_and_equal(database: Database) -> None:
 
 def test_naive_instants_are_refused(database: Database) -> None:
     with UnitOfWork(database.session_factory) as uow:
-        uow.session.add(AuditLog(at=datetime(2017, 12, 6, 9, 45), actor="x", action="y",
-                                 entity="z"))
+        uow.session.add(
+            AuditLog(at=datetime(2017, 12, 6, 9, 45), actor="x", action="y", entity="z")
+        )
         with pytest.raises(Exception, match="naive datetime refused"):
             uow.session.flush()
 
@@ -151,10 +178,20 @@ def test_a_participant_with_an_unknown_sex_is_refused(database: Database) -> Non
     with UnitOfWork(database.session_factory) as uow:
         upsert_structure(uow.session, STRUCTURE)
         mouo_id = uow.session.scalars(select(Mouo.id)).one()
-        uow.session.add(Participant(
-            snils="11223344595", surname="Иванов", name="Иван", sex="X",
-            birth_date=date(2000, 1, 1), document_type="passport_rf", document_series="3214",
-            document_number="123456", category="student", mouo_id=mouo_id))
+        uow.session.add(
+            Participant(
+                snils="11223344595",
+                surname="Иванов",
+                name="Иван",
+                sex="X",
+                birth_date=date(2000, 1, 1),
+                document_type="passport_rf",
+                document_series="3214",
+                document_number="123456",
+                category="student",
+                mouo_id=mouo_id,
+            )
+        )
         with pytest.raises(RegistryError):
             uow.commit()
 
@@ -173,8 +210,10 @@ def test_loading_the_structure_twice_inserts_nothing_the_second_time(database: D
 
 
 def test_insert_missing_skips_rows_whose_key_exists(database: Database) -> None:
-    rows = [{"code": "08", "name": "Калмыкия", "timezone": "Europe/Moscow"},
-            {"code": "70", "name": "Томская", "timezone": "Asia/Tomsk"}]
+    rows = [
+        {"code": "08", "name": "Калмыкия", "timezone": "Europe/Moscow"},
+        {"code": "70", "name": "Томская", "timezone": "Asia/Tomsk"},
+    ]
     with UnitOfWork(database.session_factory) as uow:
         assert insert_missing(uow.session, Region, rows[:1], ["code"]) == 1
         assert insert_missing(uow.session, Region, rows, ["code"]) == 1
@@ -182,11 +221,13 @@ def test_insert_missing_skips_rows_whose_key_exists(database: Database) -> None:
         uow.commit()
 
 
-def test_loading_a_generated_region_twice_gives_no_duplicates(database: Database,
-                                                              tmp_path: Path) -> None:
+def test_loading_a_generated_region_twice_gives_no_duplicates(
+    database: Database, tmp_path: Path
+) -> None:
     regions = load_regions()
-    options = GeneratorOptions(participants=300, seed=3, region=regions["42"],
-                               exam_date=date(2017, 12, 6))
+    options = GeneratorOptions(
+        participants=300, seed=3, region=regions["42"], exam_date=date(2017, 12, 6)
+    )
     write_region(generate_region(options), tmp_path)
     plan = load_plan(PLANS_DIR / "kemerovo-2017-essay.yaml")
     calendar = load_calendar()
@@ -195,8 +236,9 @@ def test_loading_a_generated_region_twice_gives_no_duplicates(database: Database
         with UnitOfWork(database.session_factory) as uow:
             stored = upsert_campaign(uow.session, plan, resolved)
             upsert_structure(uow.session, read_region_structure(tmp_path))
-            loaded = load_participants(uow.session, read_participants(tmp_path),
-                                       plan.id, "2017-12-06")
+            loaded = load_participants(
+                uow.session, read_participants(tmp_path), plan.id, "2017-12-06"
+            )
             uow.commit()
         expected_new = 300 if attempt == 0 else 0
         assert loaded["participants"].inserted == expected_new
@@ -205,6 +247,35 @@ def test_loading_a_generated_region_twice_gives_no_duplicates(database: Database
     with UnitOfWork(database.session_factory) as uow:
         assert count_rows(uow.session, Participant) == 300
         assert count_rows(uow.session, Registration) == 300
-        publish = uow.session.scalars(select(PlanStage).join(ExamSession).where(
-            PlanStage.stage_key == "publish_topics", ExamSession.code == "2017-12-06")).one()
+        publish = uow.session.scalars(
+            select(PlanStage)
+            .join(ExamSession)
+            .where(PlanStage.stage_key == "publish_topics", ExamSession.code == "2017-12-06")
+        ).one()
         assert publish.starts_at == datetime(2017, 12, 6, 2, 45, tzinfo=UTC)
+
+
+def test_a_refused_commit_does_not_echo_personal_data(database: Database) -> None:
+    with UnitOfWork(database.session_factory) as uow:
+        upsert_structure(uow.session, STRUCTURE)
+        mouo_id = uow.session.scalars(select(Mouo.id)).one()
+        person = {
+            "surname": "Секретова",
+            "name": "Анна",
+            "sex": "Ж",
+            "birth_date": date(2000, 1, 1),
+            "document_type": "passport_rf",
+            "document_series": "3214",
+            "category": "student",
+            "mouo_id": mouo_id,
+        }
+        uow.session.add(Participant(snils="11223344595", document_number="123456", **person))
+        uow.commit()
+    with UnitOfWork(database.session_factory) as uow:
+        uow.session.add(Participant(snils="11223344595", document_number="654321", **person))
+        with pytest.raises(RegistryError) as caught:
+            uow.commit()
+    message = str(caught.value)
+    assert "participant" in message or "snils" in message
+    for secret in ("11223344595", "Секретова", "654321"):
+        assert secret not in message

@@ -12,8 +12,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = ROOT / "tasks" / "domain"
 # Libraries that orchestrate or do I/O; none may be loaded, even indirectly, by the domain.
-IO_LIBRARIES = ("prefect", "sqlalchemy", "alembic", "paramiko", "great_expectations", "duckdb",
-                "psycopg", "requests", "httpx", "pytesseract", "cv2")
+IO_LIBRARIES = (
+    "prefect",
+    "sqlalchemy",
+    "alembic",
+    "paramiko",
+    "great_expectations",
+    "duckdb",
+    "psycopg",
+    "requests",
+    "httpx",
+    "pytesseract",
+    "cv2",
+)
 # Standard-library I/O a domain module must not import itself (numpy may load them inside).
 FORBIDDEN = (*IO_LIBRARIES, "smtplib", "socket", "subprocess", "urllib", "os")
 DOMAIN_MODULES = sorted(p for p in DOMAIN.glob("*.py"))
@@ -38,10 +49,12 @@ def test_domain_module_imports_no_orchestration_or_io_library(module: Path) -> N
 
 @pytest.mark.parametrize("module", DOMAIN_MODULES, ids=lambda p: p.name)
 def test_domain_module_imports_only_domain_and_errors_from_the_project(module: Path) -> None:
-    own = {name for name in _imports(module)
-           if name.split(".")[0] in {"tasks", "flows", "config", "web"}}
-    bad = {name for name in own
-           if not (name.startswith("tasks.domain") or name == "tasks.errors")}
+    own = {
+        name
+        for name in _imports(module)
+        if name.split(".")[0] in {"tasks", "flows", "config", "web"}
+    }
+    bad = {name for name in own if not (name.startswith("tasks.domain") or name == "tasks.errors")}
     assert not bad, f"{module.name} imports {sorted(bad)}"
 
 
@@ -52,8 +65,9 @@ def test_importing_the_whole_domain_loads_no_forbidden_library_transitively() ->
         + "".join(f"import {name}\n" for name in modules)
         + f"print(sorted(m for m in sys.modules if m.split('.')[0] in {IO_LIBRARIES!r}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -62,4 +76,6 @@ def test_the_purity_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad.write_text("import prefect\nfrom sqlalchemy.orm import Session\nimport json\n")
     assert {"prefect", "sqlalchemy.orm"} <= _imports(bad)
     assert {n for n in _imports(bad) if n.split(".")[0] in FORBIDDEN} == {
-        "prefect", "sqlalchemy.orm"}
+        "prefect",
+        "sqlalchemy.orm",
+    }

@@ -1,0 +1,1 @@
+"""Web pages: the topics page, the operators' verification pages, the results lookup."""
