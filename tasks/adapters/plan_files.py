@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,11 @@ _PlainLoader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# YAML 1.1 reads an unquoted `time: 10:00` as the base-60 integer 600, which pydantic then takes
+# for 00:10:00. Times of day stay text as well: the first resolver that matches wins.
+_TIME_OF_DAY = re.compile(r"^[0-9]{1,2}(?::[0-5][0-9]){1,2}$")
+for _digit in "0123456789":
+    _PlainLoader.yaml_implicit_resolvers[_digit].insert(0, ("tag:yaml.org,2002:str", _TIME_OF_DAY))
 
 
 def _read_yaml(path: Path) -> Any:

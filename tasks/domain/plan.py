@@ -148,6 +148,12 @@ class Recurring(_Strict):
     end: DateRef
     time: dt.time | None = None
 
+    @model_validator(mode="after")
+    def _weekday(self) -> Recurring:
+        if self.every == "week" and self.day > 7:
+            raise ValueError("a weekly item needs 'day' as an ISO weekday, 1 (Monday) to 7")
+        return self
+
 
 class External(_Strict):
     """A reference to another body's schedule («по графику ФЦТ»); to be resolved to dates."""
@@ -313,7 +319,7 @@ def _zone(name: str | None, what: str) -> ZoneInfo:
         raise PlanError(f"{what}: no IANA time zone given")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Asia' is a folder
         raise PlanError(f"{what}: unknown IANA time zone {name!r}") from None
 
 
@@ -474,45 +480,56 @@ def _structure_problems(plan: Plan) -> list[PlanProblem]:
                         stage.id,
                     )
                 )
-        if isinstance(stage.time, Deadline) and stage.time.inclusive is None:
-            problems.append(
-                PlanProblem(
-                    Severity.WARNING,
-                    "ambiguous-deadline",
-                    f"срок «{stage.time.wording or 'до'}» неоднозначен: "
-                    "включается ли последний день? До уточнения срок считается наступившим "
-                    "в начале этого дня; укажите "
-                    "«не позднее» или «до … включительно» (inclusive: true/false)",
-                    stage.id,
-                )
-            )
-        elif (
-            isinstance(stage.time, Deadline)
-            and stage.time.wording
-            and _BARE_DO.match(stage.time.wording)
-            and stage.time.inclusive is not None
-        ):
-            problems.append(
-                PlanProblem(
-                    Severity.INFO,
-                    "interpreted-deadline",
-                    f"формулировка «{stage.time.wording}» истолкована как "
-                    f"{'включительно' if stage.time.inclusive else 'не включая этот день'}",
-                    stage.id,
-                )
-            )
-        if isinstance(stage.time, External) and stage.time.resolved is None:
-            problems.append(
-                PlanProblem(
-                    Severity.WARNING,
-                    "unresolved-external",
-                    f"срок задан ссылкой «{stage.time.reference}» и не переведён в даты",
-                    stage.id,
-                )
-            )
+        for override, spec in [(None, stage.time), *stage.overrides.items()]:
+            problems += _wording_problems(stage.id, override, spec)
     if _has_cycle(plan):
         problems.append(
             PlanProblem(Severity.ERROR, "cycle", "этапы зависят друг от друга по кругу")
+        )
+    return problems
+
+
+def _wording_problems(stage_id: str, session_id: str | None, spec: BaseModel) -> list[PlanProblem]:
+    """Problems of one time specification: a stage's own (`session_id` None) or an override's."""
+    problems: list[PlanProblem] = []
+    if isinstance(spec, Deadline) and spec.inclusive is None:
+        problems.append(
+            PlanProblem(
+                Severity.WARNING,
+                "ambiguous-deadline",
+                f"срок «{spec.wording or 'до'}» неоднозначен: "
+                "включается ли последний день? До уточнения срок считается наступившим "
+                "в начале этого дня; укажите "
+                "«не позднее» или «до … включительно» (inclusive: true/false)",
+                stage_id,
+                session_id,
+            )
+        )
+    elif (
+        isinstance(spec, Deadline)
+        and spec.wording
+        and _BARE_DO.match(spec.wording)
+        and spec.inclusive is not None
+    ):
+        problems.append(
+            PlanProblem(
+                Severity.INFO,
+                "interpreted-deadline",
+                f"формулировка «{spec.wording}» истолкована как "
+                f"{'включительно' if spec.inclusive else 'не включая этот день'}",
+                stage_id,
+                session_id,
+            )
+        )
+    if isinstance(spec, External) and spec.resolved is None:
+        problems.append(
+            PlanProblem(
+                Severity.WARNING,
+                "unresolved-external",
+                f"срок задан ссылкой «{spec.reference}» и не переведён в даты",
+                stage_id,
+                session_id,
+            )
         )
     return problems
 
@@ -541,7 +558,7 @@ def _zone_problems(plan: Plan) -> list[PlanProblem]:
             continue
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Asia' is a folder
             problems.append(
                 PlanProblem(
                     Severity.ERROR, "unknown-zone", f"неизвестный часовой пояс «{name}»", where
@@ -614,13 +631,15 @@ def _year_problems(plan: Plan, resolved: list[ResolvedStage]) -> list[PlanProble
     first, last = plan.school_year_bounds()
     problems = []
     for stage in resolved:
-        for moment in (stage.start, stage.end):
-            if moment is not None and not first <= moment.date() <= last:
+        days = [stage.start.date() if stage.start else None]
+        days.append(_last_day(stage.end) if stage.end else None)
+        for day in days:
+            if day is not None and not first <= day <= last:
                 problems.append(
                     PlanProblem(
                         Severity.WARNING,
                         "stale-year",
-                        f"дата {moment:%d.%m.%Y} вне {plan.school_year} учебного года "
+                        f"дата {day:%d.%m.%Y} вне {plan.school_year} учебного года "
                         "(не перенесена из прошлогоднего плана?)",
                         stage.stage_id,
                         stage.session_id,

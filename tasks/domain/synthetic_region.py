@@ -169,9 +169,10 @@ def _structure(options: GeneratorOptions, rng: np.random.Generator) -> tuple[pl.
             "email": [f"uo{i + 1:02d}@obr{region}.example" for i in range(mouo_count)],
         }
     )
-    # Schools per МОУО: a lognormal spread, every МОУО at least one school.
+    # Schools per МОУО: a lognormal spread, at least one and at most 999 (a school code has
+    # three digits for the school within its МОУО).
     weights = rng.lognormal(0.0, 0.6, size=mouo_count)
-    per_mouo = np.maximum(1, np.floor(weights / weights.sum() * school_count)).astype(int)
+    per_mouo = np.clip(np.floor(weights / weights.sum() * school_count), 1, 999).astype(int)
     school_mouo = np.repeat(np.arange(mouo_count), per_mouo)
     serial = np.concatenate([np.arange(1, k + 1) for k in per_mouo])
     kinds = rng.choice(["school", "spo", "closed"], size=school_mouo.size, p=[0.9, 0.08, 0.02])
@@ -370,7 +371,7 @@ def _corrupt(
     elif kind is InjectedError.FUTURE_BIRTH_DATE:
         row["birth_date"] = f"01.09.{options.exam_date.year + 1}"
     elif kind is InjectedError.ABSURD_BIRTH_DATE:
-        row["birth_date"] = f"{row['birth_date'][:6]}1901"
+        row["birth_date"] = f"01{row['birth_date'][2:6]}1901"  # a real date, absurdly early
     elif kind is InjectedError.MISSING_NAME:
         row["name"] = ""
     elif kind is InjectedError.BAD_PASSPORT:

@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -161,11 +164,22 @@ def _post(url: str, body: dict[str, object]) -> object:
         return json.loads(response.read())
 
 
-@pytest.fixture
-def prefect_server(tmp_path: Path) -> Iterator[str]:
-    """`rcoi server` on a free loopback port with its own Prefect home; its API URL."""
+def _no_database() -> Iterator[str | None]:
+    yield None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def prefect_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """`rcoi server` on a free loopback port with its own Prefect home, its own database on
+    SQLite (the default) or on PostgreSQL (by URL); yields its API URL."""
     port = _free_port()
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    databases = postgres_database() if request.param == "postgresql" else _no_database()
+    url = next(databases)
+    if url is not None:
+        env["RCOI_PREFECT_SERVER_DATABASE_URL"] = str(
+            make_url(url).set(drivername="postgresql+asyncpg").render_as_string(False)
+        )
     process = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "server", "--port", str(port)],
         cwd=ROOT,
@@ -189,6 +203,7 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+        databases.close()  # drops the PostgreSQL database
 
 
 @pytest.mark.slow
