@@ -7,6 +7,7 @@ form, and raises `InvalidIdentifier` with a Russian reason otherwise. `is_valid_
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -34,6 +35,12 @@ __all__ = [
 _SPACES = re.compile(r"\s+")
 _NON_DIGITS = re.compile(r"[\s\-]")
 
+
+def _is_digits(text: str) -> bool:
+    """Only the ASCII digits 0-9: `str.isdigit` also passes '²', '４', '٤' and the like."""
+    return text.isascii() and text.isdigit()
+
+
 # --- СНИЛС -------------------------------------------------------------------------------------
 
 # Check numbers are defined only for numbers above 001-001-998 (Pension Fund rule).
@@ -42,7 +49,7 @@ _SNILS_CHECKED_FROM = 1_001_998
 
 def snils_check_number(first_nine: str) -> int:
     """Check number of a СНИЛС from its first nine digits (weights 9…1, then mod 101, 100 → 0)."""
-    if len(first_nine) != 9 or not first_nine.isdigit():
+    if len(first_nine) != 9 or not _is_digits(first_nine):
         raise InvalidIdentifier("СНИЛС: первые девять знаков должны быть цифрами")
     total = sum(
         int(digit) * weight for digit, weight in zip(first_nine, range(9, 0, -1), strict=True)
@@ -60,7 +67,7 @@ def parse_snils(raw: str) -> str:
     digits = _NON_DIGITS.sub("", raw.strip())
     if not digits:
         raise InvalidIdentifier("СНИЛС не указан")
-    if not digits.isdigit():
+    if not _is_digits(digits):
         raise InvalidIdentifier("СНИЛС должен состоять из цифр")
     if len(digits) != 11:
         raise InvalidIdentifier(f"СНИЛС должен содержать 11 цифр, указано {len(digits)}")
@@ -125,16 +132,16 @@ def parse_document(doc_type: str, series: str, number: str) -> IdentityDocument:
     series = series.replace(" ", "").strip().upper()
     number = number.replace(" ", "").strip()
     if kind is DocumentType.PASSPORT_RF:
-        if not (len(series) == 4 and series.isdigit()):
+        if not (len(series) == 4 and _is_digits(series)):
             raise InvalidIdentifier("серия паспорта РФ: 4 цифры")
-        if not (len(number) == 6 and number.isdigit()):
+        if not (len(number) == 6 and _is_digits(number)):
             raise InvalidIdentifier("номер паспорта РФ: 6 цифр")
     elif kind is DocumentType.BIRTH_CERTIFICATE:
         if not _BIRTH_CERT_SERIES.match(series):
             raise InvalidIdentifier(
                 "серия свидетельства о рождении: римские цифры, дефис и две русские буквы (IV-МЮ)"
             )
-        if not (len(number) == 6 and number.isdigit()):
+        if not (len(number) == 6 and _is_digits(number)):
             raise InvalidIdentifier("номер свидетельства о рождении: 6 цифр")
     else:
         if series and not _FREE_FORM.match(series):
@@ -177,7 +184,7 @@ def make_work_code(region_code: str, year: int, session_no: int, serial: int) ->
     `year` is the school year's first calendar year (2017 for 2017/18); `session_no` 1-9 is the
     session's ordinal within the school year; `serial` 0-999999 is unique within the session.
     """
-    if not (len(region_code) == 2 and region_code.isdigit()):
+    if not (len(region_code) == 2 and _is_digits(region_code)):
         raise InvalidIdentifier("код региона: 2 цифры")
     if not 1 <= session_no <= 9:
         raise InvalidIdentifier("номер этапа: от 1 до 9")
@@ -189,7 +196,7 @@ def make_work_code(region_code: str, year: int, session_no: int, serial: int) ->
 
 def parse_work_code(raw: str) -> str:
     code = _NON_DIGITS.sub("", raw.strip())
-    if len(code) != WORK_CODE_LENGTH or not code.isdigit():
+    if len(code) != WORK_CODE_LENGTH or not _is_digits(code):
         raise InvalidIdentifier(f"код работы: {WORK_CODE_LENGTH} цифр")
     if damm_check_digit(code) != 0:
         raise InvalidIdentifier("код работы: неверная контрольная цифра")
@@ -206,8 +213,8 @@ def is_valid_work_code(raw: str) -> bool:
 
 # --- МОУО, school and topic codes --------------------------------------------------------------
 
-_MOUO_CODE = re.compile(r"^(\d{2})-(\d{2})$")
-_SCHOOL_CODE = re.compile(r"^\d{7}$")
+_MOUO_CODE = re.compile(r"^([0-9]{2})-([0-9]{2})$")
+_SCHOOL_CODE = re.compile(r"^[0-9]{7}$")
 
 
 def parse_mouo_code(raw: str, region_code: str | None = None) -> str:
@@ -238,7 +245,7 @@ def parse_school_code(raw: str, mouo_code: str | None = None) -> str:
 def parse_topic_number(raw: str, directions: frozenset[int] | None = None) -> str:
     """Essay topic number: 3 digits, the thematic direction (1-9) then the topic (01-99)."""
     code = raw.strip()
-    if len(code) != 3 or not code.isdigit():
+    if len(code) != 3 or not _is_digits(code):
         raise InvalidIdentifier("номер темы: 3 цифры")
     direction, topic = int(code[0]), int(code[1:])
     if direction == 0 or topic == 0:
@@ -256,7 +263,7 @@ _NAME = re.compile(r"^[А-ЯЁа-яё]+(?:[\- '][А-ЯЁа-яё]+)*$")
 
 def normalize_name(raw: str) -> str:
     """Trim, fold runs of spaces, capitalise each part: ' иванова-петрова ' → 'Иванова-Петрова'."""
-    text = _SPACES.sub(" ", raw.strip())
+    text = _SPACES.sub(" ", unicodedata.normalize("NFC", raw).strip())
     return "-".join(
         " ".join(word[:1].upper() + word[1:].lower() for word in part.split(" "))
         for part in text.split("-")

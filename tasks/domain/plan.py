@@ -85,6 +85,8 @@ class DateRef(_Strict):
             raise ValueError("give exactly one of 'date' and 'offset'")
         if self.days == "working" and self.offset is None:
             raise ValueError("'days: working' needs an 'offset'")
+        if self.time is not None and self.time.tzinfo is not None:
+            raise ValueError("a time carries no offset: the stage's zone gives it")
         return self
 
 
@@ -579,6 +581,22 @@ def _zone_problems(plan: Plan) -> list[PlanProblem]:
     return problems
 
 
+def _span_problems(resolved: list[ResolvedStage]) -> list[PlanProblem]:
+    """A stage that ends before (or when) it starts: a typo such as «сентябрь – апрель»."""
+    return [
+        PlanProblem(
+            Severity.ERROR,
+            "end-before-start",
+            f"этап заканчивается ({stage.end:%d.%m.%Y %H:%M}) не позже, чем начинается "
+            f"({stage.start:%d.%m.%Y %H:%M})",
+            stage.stage_id,
+            stage.session_id,
+        )
+        for stage in resolved
+        if stage.start is not None and stage.end is not None and stage.end <= stage.start
+    ]
+
+
 def _order_problems(resolved: list[ResolvedStage]) -> list[PlanProblem]:
     by_id = {stage.stage_id: stage for stage in resolved}
     problems: list[PlanProblem] = []
@@ -677,7 +695,9 @@ def check_plan(plan: Plan, calendar: ProductionCalendar | None = None) -> list[P
                 )
             )
             continue
-        problems += _order_problems(resolved) + _year_problems(plan, resolved)
+        problems += (
+            _span_problems(resolved) + _order_problems(resolved) + _year_problems(plan, resolved)
+        )
     return _sorted(problems)
 
 

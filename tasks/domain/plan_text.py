@@ -42,7 +42,7 @@ def format_schedule(plan: Plan, sessions: dict[str | None, list[ResolvedStage]])
         f"{plan.region.name}; часовой пояс {plan.region.timezone or 'НЕ УКАЗАН'}",
     ]
     header = (
-        f"{'№':>3}  {'этап':<22} {'вид':<9} {'начало (местное)':<17} {'начало (UTC)':<17} "
+        f"{'№':>6}  {'этап':<22} {'вид':<9} {'начало (местное)':<17} {'начало (UTC)':<17} "
         f"{'окончание (местное)':<19} {'окончание (UTC)':<17} пояс"
     )
     for session_id, stages in sessions.items():
@@ -55,18 +55,18 @@ def format_schedule(plan: Plan, sessions: dict[str | None, list[ResolvedStage]])
         for stage in stages:
             kind = KIND_NAMES.get(stage.kind, stage.kind) + ("?" if stage.ambiguous else "")
             lines.append(
-                f"{stage.row or '':>3}  {stage.stage_id:<22} {kind:<9} "
+                f"{stage.row or '':>6}  {stage.stage_id:<22} {kind:<9} "
                 f"{format_instant(stage.start):<17} {format_instant(_utc(stage.start)):<17} "
                 f"{format_instant(stage.end, end=True):<19} "
                 f"{format_instant(_utc(stage.end), end=True):<17} {stage.zone}"
             )
-            lines.append(f"{'':>5}{stage.title}")
+            lines.append(f"{'':>8}{stage.title}")
             if stage.occurrences:
                 dates = ", ".join(f"{moment:%d.%m.%Y}" for moment in stage.occurrences)
-                lines.append(f"{'':>5}даты: {dates}")
+                lines.append(f"{'':>8}даты: {dates}")
             if stage.unresolved:
                 lines.append(
-                    f"{'':>5}сроки заданы ссылкой на внешний график и не переведены в даты"
+                    f"{'':>8}сроки заданы ссылкой на внешний график и не переведены в даты"
                 )
     return "\n".join(lines)
 
