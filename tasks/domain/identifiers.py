@@ -130,7 +130,7 @@ def parse_document(doc_type: str, series: str, number: str) -> IdentityDocument:
     except ValueError:
         raise InvalidIdentifier(f"неизвестный тип документа «{doc_type}»") from None
     series = series.replace(" ", "").strip().upper()
-    number = number.replace(" ", "").strip()
+    number = number.replace(" ", "").strip().upper()
     if kind is DocumentType.PASSPORT_RF:
         if not (len(series) == 4 and _is_digits(series)):
             raise InvalidIdentifier("серия паспорта РФ: 4 цифры")
@@ -190,6 +190,8 @@ def make_work_code(region_code: str, year: int, session_no: int, serial: int) ->
         raise InvalidIdentifier("номер этапа: от 1 до 9")
     if not 0 <= serial <= 999_999:
         raise InvalidIdentifier("порядковый номер комплекта: от 0 до 999999")
+    if not 2000 <= year <= 2099:
+        raise InvalidIdentifier("учебный год: от 2000 до 2099")
     body = f"{region_code}{year % 100:02d}{session_no}{serial:06d}"
     return body + str(damm_check_digit(body))
 
@@ -235,6 +237,8 @@ def parse_school_code(raw: str, mouo_code: str | None = None) -> str:
     code = raw.strip()
     if not _SCHOOL_CODE.match(code):
         raise InvalidIdentifier(f"код ОО «{raw}»: ожидается 7 цифр")
+    if code[2:4] == "00":
+        raise InvalidIdentifier(f"код ОО «{code}»: номер муниципалитета не может быть 00")
     if code[4:] == "000":
         raise InvalidIdentifier("код ОО: номер организации не может быть 000")
     if mouo_code is not None and code[:4] != parse_mouo_code(mouo_code).replace("-", ""):
@@ -261,9 +265,13 @@ _CYRILLIC = frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪ�
 _NAME = re.compile(r"^[А-ЯЁа-яё]+(?:[\- '][А-ЯЁа-яё]+)*$")
 
 
+_SPACED_HYPHEN = re.compile(r"\s*-\s*")
+
+
 def normalize_name(raw: str) -> str:
     """Trim, fold runs of spaces, capitalise each part: ' иванова-петрова ' → 'Иванова-Петрова'."""
     text = _SPACES.sub(" ", unicodedata.normalize("NFC", raw).strip())
+    text = _SPACED_HYPHEN.sub("-", text)  # 'Римского - Корсакова' → 'Римского-Корсакова'
     return "-".join(
         " ".join(word[:1].upper() + word[1:].lower() for word in part.split(" "))
         for part in text.split("-")
