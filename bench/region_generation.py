@@ -28,8 +28,14 @@ def run_one(participants: int, seed: int) -> dict[str, float | int]:
     from tasks.adapters.region_files import load_regions, write_region
     from tasks.domain.synthetic_region import GeneratorOptions, generate_region
 
-    options = GeneratorOptions(participants=participants, seed=seed, region=load_regions()["42"],
-                               exam_date=date(2017, 12, 6), error_rate=0.01, silent_mouos=1)
+    options = GeneratorOptions(
+        participants=participants,
+        seed=seed,
+        region=load_regions()["42"],
+        exam_date=date(2017, 12, 6),
+        error_rate=0.01,
+        silent_mouos=1,
+    )
     started = time.perf_counter()
     region = generate_region(options)
     generated = time.perf_counter()
@@ -37,17 +43,32 @@ def run_one(participants: int, seed: int) -> dict[str, float | int]:
         files = write_region(region, Path(folder))
         written = time.perf_counter()
         size = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
-    return {"participants": participants, "generate_s": generated - started,
-            "write_s": written - generated, "total_s": written - started,
-            "mouos": files.manifest["counts"]["mouos"],
-            "schools": files.manifest["counts"]["schools"], "bytes_written": size}
+    return {
+        "participants": participants,
+        "generate_s": generated - started,
+        "write_s": written - generated,
+        "total_s": written - started,
+        "mouos": files.manifest["counts"]["mouos"],
+        "schools": files.manifest["counts"]["schools"],
+        "bytes_written": size,
+    }
 
 
 def measure(participants: int, seed: int) -> dict[str, float | int]:
     """Run one size in a child process; add its peak RSS."""
-    child = subprocess.Popen([sys.executable, "-m", "bench.region_generation", "--one",
-                              str(participants), "--seed", str(seed)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.region_generation",
+            "--one",
+            str(participants),
+            "--seed",
+            str(seed),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
@@ -95,8 +116,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     text = report(results)
     (RESULTS / "region_generation.md").write_text(text, encoding="utf-8")
-    (RESULTS / "region_generation.json").write_text(json.dumps(results, indent=1),
-                                                    encoding="utf-8")
+    (RESULTS / "region_generation.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(text)
 
 

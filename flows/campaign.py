@@ -41,6 +41,7 @@ def campaign(
         exam_session.exam_date,
         error_rate,
         silent_mouos,
+        the_plan.session_ordinal(exam_session.id),
     )
     entries.append(StageSummary("generate_region", "completed", generated))
     loaded = load_region_into_registry(settings, region_dir, the_plan.id, exam_session.id)

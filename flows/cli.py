@@ -92,6 +92,9 @@ def region_generate(
         float, typer.Option(min=0.0, max=1.0, help="доля строк с ошибками")
     ] = 0.0,
     silent_mouos: Annotated[int, typer.Option(min=0, help="сколько МОУО ничего не присылают")] = 0,
+    session_ordinal: Annotated[
+        int, typer.Option(min=1, max=9, help="номер срока в учебном году (2, 3: пересдающие)")
+    ] = 1,
 ) -> None:
     """Write a deterministic synthetic region: МОУО, schools, participants, МОУО files."""
     from tasks.adapters.region_files import load_regions, write_region
@@ -110,6 +113,7 @@ def region_generate(
         exam_date=date.fromisoformat(exam_date),
         error_rate=error_rate,
         silent_mouos=silent_mouos,
+        session_ordinal=session_ordinal,
     )
     files = write_region(generate_region(options), out)
     typer.echo(json.dumps(files.manifest["counts"], ensure_ascii=False))

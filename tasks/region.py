@@ -34,6 +34,7 @@ def generate_region_files(
     exam_date: date,
     error_rate: float = 0.0,
     silent_mouos: int = 0,
+    session_ordinal: int = 1,
 ) -> dict[str, Any]:
     """Write a deterministic synthetic region under `out`; returns its counts."""
     regions = load_regions()
@@ -46,6 +47,7 @@ def generate_region_files(
         exam_date=exam_date,
         error_rate=error_rate,
         silent_mouos=silent_mouos,
+        session_ordinal=session_ordinal,
     )
     files = write_region(generate_region(options), out)
     counts: dict[str, Any] = files.manifest["counts"]

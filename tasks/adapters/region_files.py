@@ -163,6 +163,7 @@ def write_region(region: SyntheticRegion, root: Path) -> RegionFiles:
             "exam_date": options.exam_date.isoformat(),
             "error_rate": options.error_rate,
             "silent_mouos": options.silent_mouos,
+            "session_ordinal": options.session_ordinal,
         },
         "counts": {
             "mouos": region.mouos.height,

@@ -221,6 +221,10 @@ class Plan(_Strict):
                 return session
         raise PlanError(f"plan {self.id!r} has no session {session_id!r}")
 
+    def session_ordinal(self, session_id: str) -> int:
+        """1 for the first exam session of the plan, 2 for the next, ..."""
+        return [s.id for s in self.sessions].index(self.session(session_id).id) + 1
+
     def school_year_bounds(self) -> tuple[date, date]:
         """1 July of the first year to 31 August of the second: the span its dates belong to."""
         first = int(self.school_year[:4])

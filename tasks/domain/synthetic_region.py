@@ -66,7 +66,9 @@ AGES: dict[Category, tuple[int, int]] = {
 OVZ_SHARE = 0.03
 EXPOSITION_SHARE_AMONG_ELIGIBLE = 0.6
 ORAL_SHARE_AMONG_OVZ = 0.1
-RETAKE_SHARES = (0.975, 0.02, 0.005)  # attempt 1, 2, 3
+# Attempts within the school year: retakes happen only on the additional dates, so in the
+# first session everybody is on attempt 1; from the second on, a share retakes after «незачет».
+RETAKE_SHARES = (0.80, 0.16, 0.04)  # attempt 1, 2, 3 among a later session's participants
 PARTICIPANTS_PER_SCHOOL = 28
 PARTICIPANTS_PER_MOUO = 700
 ROOM_CAPACITY = 15
@@ -118,6 +120,7 @@ class GeneratorOptions:
     exam_date: date
     error_rate: float = 0.0
     silent_mouos: int = 0  # how many МОУО (the last ones) send nothing
+    session_ordinal: int = 1  # 1 = the main date; 2, 3 = additional dates with retakers
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +241,9 @@ def _people(
     exposition = eligible & (rng.random(n) < EXPOSITION_SHARE_AMONG_ELIGIBLE)
     oral = ovz & (rng.random(n) < ORAL_SHARE_AMONG_OVZ)
     ovz_kind = rng.integers(0, 2, n)
-    attempt = rng.choice(np.array([1, 2, 3]), size=n, p=np.array(RETAKE_SHARES))
+    attempt = np.minimum(
+        rng.choice(np.array([1, 2, 3]), size=n, p=np.array(RETAKE_SHARES)), options.session_ordinal
+    )
     student = (
         is_cat[Category.STUDENT] | is_cat[Category.STUDENT_CLOSED] | is_cat[Category.STUDENT_HOME]
     )
@@ -433,6 +438,8 @@ def _inject(
 def generate_region(options: GeneratorOptions) -> SyntheticRegion:
     if options.participants < 1:
         raise ValueError("participants must be at least 1")
+    if not 1 <= options.session_ordinal <= 9:
+        raise ValueError("session_ordinal must be between 1 and 9")
     if not 0.0 <= options.error_rate <= 1.0:
         raise ValueError("error_rate must be between 0 and 1")
     rng = np.random.default_rng(options.seed)

@@ -133,6 +133,7 @@ def test_manifest_counts_match_the_files(
         "exam_date": "2025-12-03",
         "error_rate": 0.1,
         "silent_mouos": 1,
+        "session_ordinal": 1,
     }
 
 
