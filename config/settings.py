@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -30,6 +31,34 @@ class Settings(BaseSettings):
     )
     prefect_server_host: str = "127.0.0.1"
     prefect_server_port: int = 4200
+
+    smtp_host: str | None = Field(
+        None, description="SMTP server for mail; unset: every message goes to out_dir/outbox"
+    )
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_timeout_s: float = 30.0
+    mail_sender: str = Field("rcoi@rcoi.example", description="From: address of every message")
+    coordinator_emails: list[str] = Field(
+        default_factory=lambda: ["coordinator@rcoi.example"],
+        description="The RCOI coordinator: escalations and run reports",
+    )
+    authority_emails: list[str] = Field(
+        default_factory=lambda: ["authority@edu.example"],
+        description="The regional education authority: the last escalation level",
+    )
+
+    @model_validator(mode="after")
+    def _smtp_secret_present(self) -> Settings:
+        """A missing secret fails at start-up, not at the first message."""
+        if self.smtp_host and self.smtp_username and self.smtp_password is None:
+            raise ValueError("RCOI_SMTP_USERNAME is set but RCOI_SMTP_PASSWORD is missing")
+        return self
+
+    def outbox_dir(self) -> Path:
+        return self.out_dir / "outbox"
 
     def resolved_database_url(self) -> str:
         if self.database_url:
