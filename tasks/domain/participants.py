@@ -54,10 +54,12 @@ FORM_NAMES_RU: dict[Form, str] = {Form.ESSAY: "сочинение", Form.EXPOSIT
 
 
 def may_write_exposition(category: Category, ovz: bool) -> bool:
-    """The exposition is open only to ОВЗ participants, children with disabilities and disabled
-    people, students of closed institutions, and students taught at home or in a sanatorium on
-    a medical conclusion. Voluntary categories (graduates of past years, СПО, ...) write the
-    essay unless they are ОВЗ/disabled."""
+    """The exposition is open only to grade 11 students who are ОВЗ participants, children with
+    disabilities or disabled, study in a closed institution, or are taught at home or in a
+    sanatorium on a medical conclusion. Voluntary categories (graduates of past years, СПО,
+    foreign schools, study certificates) take part for university admission: essay only."""
+    if category not in MANDATORY:
+        return False
     return ovz or category in (Category.STUDENT_CLOSED, Category.STUDENT_HOME)
 
 

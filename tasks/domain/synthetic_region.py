@@ -237,15 +237,15 @@ def _people(
         pool = codes[kind == k] if (kind == k).any() else codes[kind == "school"]
         school[mask] = pool[rng.integers(0, pool.size, int(mask.sum()))]
     ovz = rng.random(n) < OVZ_SHARE
-    eligible = ovz | is_cat[Category.STUDENT_CLOSED] | is_cat[Category.STUDENT_HOME]
+    student = (
+        is_cat[Category.STUDENT] | is_cat[Category.STUDENT_CLOSED] | is_cat[Category.STUDENT_HOME]
+    )
+    eligible = student & (ovz | is_cat[Category.STUDENT_CLOSED] | is_cat[Category.STUDENT_HOME])
     exposition = eligible & (rng.random(n) < EXPOSITION_SHARE_AMONG_ELIGIBLE)
     oral = ovz & (rng.random(n) < ORAL_SHARE_AMONG_OVZ)
     ovz_kind = rng.integers(0, 2, n)
     attempt = np.minimum(
         rng.choice(np.array([1, 2, 3]), size=n, p=np.array(RETAKE_SHARES)), options.session_ordinal
-    )
-    student = (
-        is_cat[Category.STUDENT] | is_cat[Category.STUDENT_CLOSED] | is_cat[Category.STUDENT_HOME]
     )
     letter = rng.integers(0, 4, n)
     # Identifiers: unique СНИЛС bodies with their check numbers; unique passports
