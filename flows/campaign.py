@@ -8,11 +8,12 @@ from typing import Any
 from prefect import flow
 
 from config.settings import Settings
+from flows.collect import collect
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.campaign import write_campaign_summary
 from tasks.domain.summary import StageSummary
 from tasks.plan import read_plan, store_plan
-from tasks.region import generate_region_files, load_region_into_registry
+from tasks.region import generate_region_files, load_region_structure
 
 
 @flow(name="campaign")
@@ -25,8 +26,9 @@ def campaign(
     error_rate: float = 0.0,
     silent_mouos: int = 0,
 ) -> dict[str, Any]:
-    """Resolve the plan, generate a region for its session, load it into the regional database,
-    and write `<out>/summary.json`. Later stages join here as they are built."""
+    """Resolve the plan, generate a region for its session, load its organisation into the
+    regional database, collect the МОУО files, and write `<out>/summary.json`. Later stages
+    join here as they are built."""
     out_dir = Path(out)
     settings = Settings(out_dir=out_dir)
     the_plan = read_plan(resolve_plan_path(plan))
@@ -44,13 +46,14 @@ def campaign(
         the_plan.session_ordinal(exam_session.id),
     )
     entries.append(StageSummary("generate_region", "completed", generated))
-    loaded = load_region_into_registry(settings, region_dir, the_plan.id, exam_session.id)
+    structure = load_region_structure(settings, region_dir)
+    entries.append(StageSummary("load_region", "completed", structure))
+    collected = collect(
+        inbox=str(region_dir / "submissions"), out=out, plan=plan, session=exam_session.id
+    )
     entries.append(
         StageSummary(
-            "load_region",
-            "completed",
-            loaded,
-            "participants from the ground truth until collect exists",
+            "collect", "completed", {k: v for k, v in collected.items() if k != "verdicts"}
         )
     )
     info = {
@@ -59,5 +62,7 @@ def campaign(
         "session": exam_session.id,
         "participants": participants,
         "seed": seed,
+        "error_rate": error_rate,
+        "silent_mouos": silent_mouos,
     }
     return write_campaign_summary(out_dir, info, entries)

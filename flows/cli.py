@@ -158,6 +158,28 @@ def demo(
 
 
 @app.command()
+def collect(
+    inbox: Annotated[Path, typer.Option(help="папка с подпапками МОУО: <inbox>/<код МОУО>/")],
+    out: Annotated[Path, typer.Option(help="папка результатов (база, отчёты, исходящие)")] = Path(
+        "out"
+    ),
+    plan: Annotated[str, typer.Option(help="путь к YAML или id плана")] = "kemerovo-2017-essay",
+    session: Annotated[str | None, typer.Option(help="id срока")] = None,
+) -> None:
+    """Check every new МОУО file in the inbox, stage its rows and answer the МОУО."""
+    settings = Settings(out_dir=out)
+    _prefect_environment(settings)
+    from flows.collect import collect as collect_flow
+
+    summary = collect_flow(inbox=str(inbox), out=str(out), plan=plan, session=session)
+    typer.echo(
+        json.dumps(
+            {k: v for k, v in summary.items() if k != "verdicts"}, ensure_ascii=False, indent=1
+        )
+    )
+
+
+@app.command()
 def server(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,

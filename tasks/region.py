@@ -11,18 +11,13 @@ from prefect.cache_policies import NONE
 
 from config.settings import Settings
 from tasks.adapters.database import bootstrap
-from tasks.adapters.region_files import (
-    load_regions,
-    read_participants,
-    read_region_structure,
-    write_region,
-)
-from tasks.adapters.registry import load_participants, upsert_structure
+from tasks.adapters.region_files import load_regions, read_region_structure, write_region
+from tasks.adapters.registry import upsert_structure
 from tasks.adapters.unit_of_work import UnitOfWork
 from tasks.domain.synthetic_region import GeneratorOptions, generate_region
 from tasks.errors import ConfigError
 
-__all__ = ["generate_region_files", "load_region_into_registry"]
+__all__ = ["generate_region_files", "load_region_structure"]
 
 
 @task(name="generate-region", cache_policy=NONE)
@@ -55,24 +50,17 @@ def generate_region_files(
     return counts
 
 
-@task(name="load-region", cache_policy=NONE)
-def load_region_into_registry(
-    settings: Settings, region_dir: Path, campaign_code: str, session_code: str
-) -> dict[str, dict[str, int]]:
-    """Load the region's structure and ground-truth participants into the regional database.
-
-    Until the collect and reconcile stages exist this is how participants arrive; it is
-    idempotent, so a second run inserts nothing."""
+@task(name="load-structure", cache_policy=NONE)
+def load_region_structure(settings: Settings, region_dir: Path) -> dict[str, dict[str, int]]:
+    """Load the region's organisation (region, МОУО with contacts, schools, rooms) into the
+    regional database. Participants arrive through collect and reconcile. Idempotent."""
     database = bootstrap(settings)
     try:
         with UnitOfWork(database.session_factory) as uow:
             counts = upsert_structure(uow.session, read_region_structure(region_dir))
-            counts |= load_participants(
-                uow.session, read_participants(region_dir), campaign_code, session_code
-            )
             uow.commit()
     finally:
         database.dispose()
     summary = {name: {"offered": c.offered, "inserted": c.inserted} for name, c in counts.items()}
-    get_run_logger().info("loaded region into %s: %s", database.url, summary)
+    get_run_logger().info("loaded region structure into %s: %s", database.url, summary)
     return summary

@@ -45,6 +45,8 @@ __all__ = [
     "Room",
     "School",
     "StageCompletion",
+    "Submission",
+    "SubmissionRow",
     "Venue",
     "VerificationItem",
     "Work",
@@ -277,6 +279,46 @@ class Registration(Base):
     oral: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="registered")
     registered_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+# --- collection from МОУО ----------------------------------------------------------------------
+
+
+class Submission(Base):
+    """A file a МОУО sent for a session, identified by its content hash. `status`: accepted
+    (rows checked one by one), rejected (the file could not be read at all), superseded (an
+    accepted file a later accepted one replaced; kept as history)."""
+
+    __tablename__ = "submission"
+    __table_args__ = (UniqueConstraint("session_id", "mouo_id", "content_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"), index=True)
+    mouo_id: Mapped[int] = mapped_column(ForeignKey("mouo.id"), index=True)
+    file_name: Mapped[str] = mapped_column(Text)
+    stored_path: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    file_format: Mapped[str | None] = mapped_column(String(8))
+    encoding: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    rows_read: Mapped[int] = mapped_column(default=0)
+    rows_accepted: Mapped[int] = mapped_column(default=0)
+    rows_rejected: Mapped[int] = mapped_column(default=0)
+    rows_warned: Mapped[int] = mapped_column(default=0)
+
+
+class SubmissionRow(Base):
+    """One row of a submission as received (normalised values) with its verdict and problems."""
+
+    __tablename__ = "submission_row"
+    __table_args__ = (UniqueConstraint("submission_id", "row_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    row_number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))  # accepted | rejected
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
 # --- kits, pages, recognition ------------------------------------------------------------------
