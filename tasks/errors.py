@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ContractError",
     "DataError",
     "InvalidIdentifier",
     "PlanError",
@@ -30,6 +31,10 @@ class DataError(RcoiError):
 
 class InvalidIdentifier(DataError):
     """An identifier (СНИЛС, document, work code, ...) is malformed or fails its check digit."""
+
+
+class ContractError(RcoiError):
+    """A data contract could not be evaluated, or a dataset that must hold it does not."""
 
 
 class PlanError(RcoiError):

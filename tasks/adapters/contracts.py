@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from tasks.domain.contracts import Contract, Rule, check_column, value_column
-from tasks.errors import ConfigError
+from tasks.errors import ConfigError, ContractError
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
@@ -42,8 +42,11 @@ def _gx() -> Any:
     for name in ("great_expectations", "tqdm"):
         logging.getLogger(name).setLevel(logging.WARNING)
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    # No tqdm bars in flow logs.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_pandas("rcoi")
     return gx, context, source
 
@@ -57,6 +60,14 @@ def _expectation(gx: Any, rule: Rule) -> Any:
     if rule.kind == "in_set":
         return gx.expectations.ExpectColumnValuesToBeInSet(
             column=value_column(rule.column), value_set=rule.values, meta=meta
+        )
+    if rule.kind == "unique":
+        return gx.expectations.ExpectColumnValuesToBeUnique(
+            column=value_column(rule.column), meta=meta
+        )
+    if rule.kind == "compound_unique":
+        return gx.expectations.ExpectCompoundColumnsToBeUnique(
+            column_list=[value_column(c) for c in rule.columns or []], meta=meta
         )
     return gx.expectations.ExpectColumnValuesToBeInSet(
         column=check_column(rule.id), value_set=[True], meta=meta
@@ -74,7 +85,12 @@ def compile_suite(contract: Contract) -> ExpectationSuite:
 
 
 def _columns(contract: Contract) -> list[str]:
-    names = [value_column(r.column) if r.native else check_column(r.id) for r in contract.rules]
+    names: list[str] = []
+    for rule in contract.rules:
+        if rule.kind == "compound_unique":
+            names += [value_column(c) for c in rule.columns or []]
+        else:
+            names.append(value_column(rule.column) if rule.native else check_column(rule.id))
     return list(dict.fromkeys(names))
 
 
@@ -110,6 +126,12 @@ def run_contract(frame: pl.DataFrame, contract: Contract) -> ContractRun:
     counts: dict[str, int] = {}
     for outcome in result.results:
         rule_id = outcome.expectation_config.meta["rule"]
+        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+            # A check that could not run (a column missing, ...) is a defect, never a pass.
+            raise ContractError(
+                f"contract {contract.contract}: rule {rule_id} could not run: "
+                f"{outcome.exception_info.get('exception_message')}"
+            )
         indices = outcome.result.get("unexpected_index_list") or []
         counts[rule_id] = len(indices)
         rows.extend((int(index), rule_id) for index in indices)

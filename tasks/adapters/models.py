@@ -30,6 +30,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Campaign",
+    "Discrepancy",
     "Evaluation",
     "ExamSession",
     "FederalUpload",
@@ -319,6 +320,29 @@ class SubmissionRow(Base):
     status: Mapped[str] = mapped_column(String(16))  # accepted | rejected
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class Discrepancy(Base):
+    """A finding of reconciliation. Critical ones block printing until a coordinator resolves
+    or accepts them (audit-logged); one that disappears on a later reconciliation is closed
+    as `gone`. Messages name МОУО, rows and schools, never a person."""
+
+    __tablename__ = "discrepancy"
+    __table_args__ = (UniqueConstraint("session_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"), index=True)
+    key: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))  # critical | warning
+    mouo_code: Mapped[str | None] = mapped_column(String(8))
+    school_code: Mapped[str | None] = mapped_column(String(7))
+    message: Mapped[str] = mapped_column(Text)
+    rows: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|resolved|accepted|gone
+    found_at: Mapped[datetime] = mapped_column(default=_now)
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 # --- kits, pages, recognition ------------------------------------------------------------------

@@ -12,7 +12,7 @@ __all__ = ["NATIVE_KINDS", "Contract", "Rule", "check_column", "value_column"]
 
 # Rule kinds Great Expectations checks itself on the normalised value column; every other kind
 # is computed into a boolean column `ok__<rule id>` that the suite expects to be true.
-NATIVE_KINDS = frozenset({"not_empty", "in_set"})
+NATIVE_KINDS = frozenset({"not_empty", "in_set", "unique", "compound_unique"})
 
 
 class Rule(BaseModel):
@@ -27,6 +27,7 @@ class Rule(BaseModel):
     values: list[str] | None = None
     ages: dict[str, tuple[int, int]] | None = None
     categories: list[str] | None = None
+    columns: list[str] | None = None  # compound_unique: the fields that together are unique
 
     @model_validator(mode="after")
     def _parameters(self) -> Rule:
@@ -34,6 +35,8 @@ class Rule(BaseModel):
             raise ValueError(f"rule {self.id}: in_set needs values")
         if self.kind == "age_for_category" and not self.ages:
             raise ValueError(f"rule {self.id}: age_for_category needs ages")
+        if self.kind == "compound_unique" and not self.columns:
+            raise ValueError(f"rule {self.id}: compound_unique needs columns")
         if self.kind == "essay_only" and not self.categories:
             raise ValueError(f"rule {self.id}: essay_only needs categories")
         return self

@@ -10,7 +10,9 @@ from enum import StrEnum
 
 __all__ = [
     "CATEGORY_NAMES_RU",
+    "COLUMN_ALIASES",
     "FORM_NAMES_RU",
+    "REQUIRED_FIELDS",
     "SUBMISSION_COLUMNS",
     "Category",
     "Form",
@@ -82,4 +84,68 @@ SUBMISSION_COLUMNS: dict[str, str] = {
     "ovz": "ОВЗ",
     "ovz_document": "Документ, подтверждающий ОВЗ",
     "attempt": "Номер попытки",
+}
+
+# Fields every submission file must have as columns (a value may still be empty: the checks of
+# the collect stage judge values). Patronymic, class, oral form, ОВЗ, its document and the
+# attempt number may be left out: a file without them is read, and the reader reports them.
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "surname",
+    "name",
+    "sex",
+    "birth_date",
+    "document_type",
+    "document_series",
+    "document_number",
+    "snils",
+    "category",
+    "school_code",
+    "form",
+)
+
+# Field → other headers municipalities write for it, besides the header of SUBMISSION_COLUMNS.
+# The reader also ignores case, «ё», extra spaces, trailing punctuation, asterisks and footnote
+# marks, and a note in parentheses («Дата рождения (ДД.ММ.ГГГГ)» is «Дата рождения»).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "surname": ("Фамилия участника",),
+    "name": ("Имя участника",),
+    "patronymic": ("Отчество участника", "Отчество (при наличии)"),
+    "sex": ("Пол участника", "Пол (М/Ж)"),
+    "birth_date": ("Дата рождения (ДД.ММ.ГГГГ)", "Дата рождения участника", "Дата рожд."),
+    "document_type": (
+        "Тип документа, удостоверяющего личность",
+        "Вид документа, удостоверяющего личность",
+        "Документ, удостоверяющий личность",
+        "Вид документа",
+        "Тип ДУЛ",
+    ),
+    "document_series": (
+        "Серия",
+        "Серия документа, удостоверяющего личность",
+        "Серия паспорта",
+        "Серия ДУЛ",
+    ),
+    "document_number": (
+        "Номер",
+        "Номер документа, удостоверяющего личность",
+        "Номер паспорта",
+        "Номер ДУЛ",
+    ),
+    "snils": (
+        "СНИЛС участника",
+        "Номер СНИЛС",
+        "Страховой номер индивидуального лицевого счёта",
+    ),
+    "category": ("Категория", "Категория участника итогового сочинения"),
+    "school_code": (
+        "Код образовательной организации",
+        "Код ОО участника",
+        "Код школы",
+    ),
+    "class_name": ("Класс обучения",),
+    "form": ("Форма участия", "Сочинение/изложение", "Сочинение или изложение"),
+    "oral": ("В устной форме", "Устно"),
+    "ovz": ("Участник с ОВЗ", "Наличие ОВЗ", "ОВЗ/инвалидность"),
+    "ovz_document": ("Документ, подтверждающий статус ОВЗ", "Подтверждающий документ"),
+    "attempt": ("Попытка", "Номер попытки участия"),
 }

@@ -1,0 +1,97 @@
+"""Reports of the reconcile stage: a МОУО's discrepancy workbook and mail, the regional summary."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import xlsxwriter
+
+__all__ = ["discrepancy_workbook", "mouo_mail", "regional_markdown"]
+
+SEVERITY_RU = {"critical": "критическое", "warning": "предупреждение"}
+STATUS_RU = {
+    "open": "открыто",
+    "resolved": "устранено",
+    "accepted": "принято координатором",
+    "gone": "не найдено при повторной выверке",
+}
+
+
+def discrepancy_workbook(scope: str, discrepancies: list[dict[str, Any]]) -> bytes:
+    """XLSX of discrepancies (no personal data: МОУО, rows and schools only)."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    bold = workbook.add_format({"bold": True})
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    sheet = workbook.add_worksheet("Расхождения")
+    headers = ["№", "Вид", "Важность", "Состояние", "МОУО", "ОО", "Описание"]
+    widths = [8, 22, 16, 24, 10, 10, 100]
+    sheet.write(0, 0, f"Расхождения выверки: {scope}", bold)
+    for column, (header, width) in enumerate(zip(headers, widths, strict=True)):
+        sheet.write(1, column, header, bold)
+        sheet.set_column(column, column, width)
+    for index, item in enumerate(discrepancies, start=2):
+        sheet.write_number(index, 0, item["id"])
+        sheet.write(index, 1, item["kind"])
+        sheet.write(index, 2, SEVERITY_RU.get(item["severity"], item["severity"]))
+        sheet.write(index, 3, STATUS_RU.get(item["status"], item["status"]))
+        sheet.write(index, 4, item["mouo_code"] or "")
+        sheet.write(index, 5, item["school_code"] or "")
+        sheet.write(index, 6, item["message"], wrap)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def mouo_mail(
+    mouo_code: str, discrepancies: list[dict[str, Any]], procedure: str
+) -> tuple[str, str]:
+    critical = sum(d["severity"] == "critical" and d["status"] == "open" for d in discrepancies)
+    warnings = sum(d["severity"] == "warning" and d["status"] == "open" for d in discrepancies)
+    subject = (
+        f"{procedure}: выверка РБД, МОУО {mouo_code}: критических расхождений "
+        f"{critical}, предупреждений {warnings}"
+    )
+    todo = (
+        "Расхождений, требующих действий, нет."
+        if critical == 0
+        else "Устраните критические расхождения (список во вложении): исправьте и пришлите файл "
+        "сведений заново. Пока они открыты, печать комплектов не начнётся."
+    )
+    body = "\n".join(
+        [
+            "Здравствуйте!",
+            "",
+            f"РЦОИ выполнил выверку региональной базы данных. "
+            f"По МОУО {mouo_code}: критических расхождений {critical}, "
+            f"предупреждений {warnings}.",
+            "",
+            todo,
+            "",
+            "Это письмо сформировано автоматически.",
+        ]
+    )
+    return subject, body
+
+
+def regional_markdown(
+    session_code: str, summary: dict[str, Any], discrepancies: list[dict[str, Any]]
+) -> str:
+    gate = "разрешена" if summary["print_gate"] == "open" else "заблокирована"
+    lines = [
+        f"# Выверка РБД, срок {session_code}",
+        "",
+        f"Строк принято от МОУО: {summary['rows']}; участников в сводной базе: "
+        f"{summary['participants']}. Печать комплектов: **{gate}**.",
+        "",
+        "| вид | важность | открыто |",
+        "| --- | --- | --- |",
+    ]
+    counts: dict[tuple[str, str], int] = {}
+    for item in discrepancies:
+        if item["status"] == "open":
+            key = (item["kind"], item["severity"])
+            counts[key] = counts.get(key, 0) + 1
+    for (kind, severity), count in sorted(counts.items()):
+        lines.append(f"| {kind} | {SEVERITY_RU.get(severity, severity)} | {count} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,166 @@
+"""Prefect tasks of the reconcile stage: consolidate, find discrepancies, report, gate printing."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+
+from config.settings import Settings
+from tasks.adapters.contracts import load_contract, run_contract
+from tasks.adapters.database import bootstrap
+from tasks.adapters.mail import Attachment, OutgoingMail, mailer_from_settings
+from tasks.adapters.models import Discrepancy
+from tasks.adapters.notifications import send_once
+from tasks.adapters.reconciliation import (
+    accepted_rows,
+    history_of,
+    open_critical_count,
+    school_table,
+    store_discrepancies,
+    store_participants,
+)
+from tasks.adapters.submissions import mouo_directory, session_info
+from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.domain.contracts import value_column
+from tasks.domain.reconcile import ReconcileInput, reconcile
+from tasks.domain.reconcile_report import discrepancy_workbook, mouo_mail, regional_markdown
+from tasks.errors import ContractError
+
+__all__ = ["reconcile_session"]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_MOUO = re.compile(r"МОУО (\d{2}-\d{2})")
+
+
+def _check_registry(participants: pl.DataFrame) -> None:
+    """The consolidated registry must hold its contract; a violation is our defect: fail fast."""
+    contract = load_contract("registry")
+    frame = participants.select(
+        pl.col(c).replace("", None).alias(value_column(c)) for c in participants.columns
+    )
+    run = run_contract(frame, contract)
+    if not run.success:
+        broken = {rule: count for rule, count in run.rules.items() if count}
+        raise ContractError(f"registry contract violated after consolidation: {broken}")
+
+
+def _involved(row: dict[str, Any]) -> set[str]:
+    found = set(_MOUO.findall(row["message"] + " " + (row["rows"] or "")))
+    return found | ({row["mouo_code"]} if row["mouo_code"] else set())
+
+
+@task(
+    name="reconcile-session",
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=lambda t, r, s: "database is locked" in str(s.message or ""),
+)
+def reconcile_session(
+    settings: Settings, campaign_code: str, session_code: str, school_year: str, procedure: str
+) -> dict[str, Any]:
+    """Consolidate the accepted rows into the registry, store the discrepancies, mail each
+    МОУО its own, and tell whether printing may start (no open critical discrepancy)."""
+    logger = get_run_logger()
+    database = bootstrap(settings)
+    now = datetime.now(UTC)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            info = session_info(uow.session, campaign_code, session_code)
+            mouos = mouo_directory(uow.session)
+            rows = accepted_rows(uow.session, info.id)
+            data = ReconcileInput(
+                rows=rows,
+                history=history_of(uow.session, rows["snils"].to_list()),
+                schools=school_table(uow.session),
+                mouos=tuple(sorted(mouos)),
+                school_year=school_year,
+                session_code=session_code,
+            )
+        result = reconcile(data)
+        _check_registry(result.participants)
+        with UnitOfWork(database.session_factory) as uow:
+            loaded = store_participants(uow.session, info.id, result.participants)
+            changes = store_discrepancies(uow.session, info.id, result.discrepancies, now)
+            uow.commit()
+        with UnitOfWork(database.session_factory) as uow:
+            current = [
+                {
+                    "id": d.id,
+                    "kind": d.kind,
+                    "severity": d.severity,
+                    "mouo_code": d.mouo_code,
+                    "school_code": d.school_code,
+                    "message": d.message,
+                    "rows": d.rows,
+                    "status": d.status,
+                }
+                for d in uow.session.query(Discrepancy)
+                .filter(Discrepancy.session_id == info.id, Discrepancy.status != "gone")
+                .order_by(Discrepancy.severity, Discrepancy.kind, Discrepancy.id)
+            ]
+            blocking = open_critical_count(uow.session, info.id)
+        mailer = mailer_from_settings(settings)
+        folder = settings.out_dir / "reconcile" / session_code
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "Расхождения_регион.xlsx").write_bytes(discrepancy_workbook("регион", current))
+        mailed = 0
+        for code, mouo in sorted(mouos.items()):
+            own = [d for d in current if code in _involved(d)]
+            workbook = discrepancy_workbook(code, own)
+            (folder / f"Расхождения_{code}.xlsx").write_bytes(workbook)
+            digest = hashlib.sha256(
+                repr([(d["id"], d["status"], d["message"]) for d in own]).encode()
+            ).hexdigest()[:16]
+            subject, body = mouo_mail(code, own, procedure)
+            mail = OutgoingMail(
+                key=f"reconcile-report:{session_code}:{code}:{digest}",
+                to=mouo.emails,
+                subject=subject,
+                body=body,
+                attachments=(Attachment(f"Расхождения_{code}.xlsx", workbook, XLSX),),
+            )
+            mailed += send_once(database.session_factory, mailer, mail, "reconcile-report")
+    finally:
+        database.dispose()
+    summary = {
+        "rows": rows.height,
+        "participants": result.participants.height,
+        "loaded": {k: {"offered": v.offered, "inserted": v.inserted} for k, v in loaded.items()},
+        "discrepancies": changes,
+        "open": {
+            severity: sum(d["severity"] == severity and d["status"] == "open" for d in current)
+            for severity in ("critical", "warning")
+        },
+        "by_kind": dict(sorted(result.discrepancies.group_by("kind").len().iter_rows())),
+        "print_gate": "blocked" if blocking else "open",
+        "mails_sent": mailed,
+    }
+    create_markdown_artifact(
+        key="reconcile-summary",
+        markdown=regional_markdown(session_code, summary, current),
+        description="Выверка РБД: итог",
+    )
+    columns = ("id", "kind", "severity", "mouo_code", "school_code", "status", "message")
+    table: list[dict[str, Any]] = [{k: d[k] for k in columns} for d in current]
+    create_table_artifact(
+        key="reconcile-discrepancies",
+        table=table,
+        description="Расхождения выверки (без персональных данных)",
+    )
+    logger.info(
+        "reconciled %s: %d rows → %d participants; open critical %d; print gate %s",
+        session_code,
+        rows.height,
+        result.participants.height,
+        blocking,
+        summary["print_gate"],
+    )
+    return summary
