@@ -12,6 +12,7 @@ SEED ?= 42
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 .PHONY: setup system-packages demo test lint typecheck unit bench clean
 

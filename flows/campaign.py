@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ from prefect import flow
 
 from config.settings import Settings
 from flows.collect import collect
+from flows.reconcile import reconcile
+from flows.watchdog import demo_instants, watchdog
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.campaign import write_campaign_summary
 from tasks.domain.summary import StageSummary
@@ -25,10 +28,11 @@ def campaign(
     session: str | None = None,
     error_rate: float = 0.0,
     silent_mouos: int = 0,
+    registry_errors: int = 0,
 ) -> dict[str, Any]:
     """Resolve the plan, generate a region for its session, load its organisation into the
-    regional database, collect the МОУО files, and write `<out>/summary.json`. Later stages
-    join here as they are built."""
+    regional database, collect the МОУО files, reconcile them, run the deadline watchdog on a
+    simulated clock, and write `<out>/summary.json`. Later stages join here as built."""
     out_dir = Path(out)
     settings = Settings(out_dir=out_dir)
     the_plan = read_plan(resolve_plan_path(plan))
@@ -44,6 +48,7 @@ def campaign(
         error_rate,
         silent_mouos,
         the_plan.session_ordinal(exam_session.id),
+        registry_errors,
     )
     entries.append(StageSummary("generate_region", "completed", generated))
     structure = load_region_structure(settings, region_dir)
@@ -56,6 +61,15 @@ def campaign(
             "collect", "completed", {k: v for k, v in collected.items() if k != "verdicts"}
         )
     )
+    reconciled = reconcile(out=out, plan=plan, session=exam_session.id)
+    entries.append(StageSummary("reconcile", "completed", reconciled))
+    # The watchdog on a simulated clock around the submission deadline: the silent МОУО gets
+    # a reminder, then an alert, the coordinator and then the authority an escalation.
+    watched = {
+        moment.isoformat(): watchdog(out=out, plan=plan, session=exam_session.id, now=moment)
+        for moment in demo_instants(the_plan, exam_session.id, timedelta(hours=24))
+    }
+    entries.append(StageSummary("watchdog", "completed", _watch_counts(watched)))
     info = {
         "plan": the_plan.id,
         "region": the_plan.region.code,
@@ -64,5 +78,20 @@ def campaign(
         "seed": seed,
         "error_rate": error_rate,
         "silent_mouos": silent_mouos,
+        "registry_errors": registry_errors,
     }
     return write_campaign_summary(out_dir, info, entries)
+
+
+def _watch_counts(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The watchdog's runs for summary.json: per kind, how many went out and to whom."""
+    sent: dict[str, int] = {}
+    for run in runs.values():
+        for kind, count in run["sent"].items():
+            sent[kind] = sent.get(kind, 0) + count
+    return {
+        "runs": len(runs),
+        "sent": sent,
+        "notified": sorted({who for run in runs.values() for who in run["notified"]}),
+        "by_instant": {at: run["notified"] for at, run in runs.items()},
+    }

@@ -11,6 +11,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
 
 from config.settings import Settings
 from tasks.adapters.contracts import load_contract, run_contract
@@ -26,7 +27,12 @@ from tasks.adapters.reconciliation import (
     store_discrepancies,
     store_participants,
 )
-from tasks.adapters.submissions import mouo_directory, session_info
+from tasks.adapters.submissions import (
+    mark_stage_completed,
+    mouo_directory,
+    plan_stage_id,
+    session_info,
+)
 from tasks.adapters.unit_of_work import UnitOfWork
 from tasks.domain.contracts import value_column
 from tasks.domain.reconcile import ReconcileInput, reconcile
@@ -43,7 +49,8 @@ def _check_registry(participants: pl.DataFrame) -> None:
     """The consolidated registry must hold its contract; a violation is our defect: fail fast."""
     contract = load_contract("registry")
     frame = participants.select(
-        pl.col(c).replace("", None).alias(value_column(c)) for c in participants.columns
+        (pl.col(c).replace("", None) if dtype == pl.Utf8 else pl.col(c)).alias(value_column(c))
+        for c, dtype in participants.schema.items()
     )
     run = run_contract(frame, contract)
     if not run.success:
@@ -107,6 +114,16 @@ def reconcile_session(
                 .order_by(Discrepancy.severity, Discrepancy.kind, Discrepancy.id)
             ]
             blocking = open_critical_count(uow.session, info.id)
+            if not blocking:  # the plan row's completion: no open critical discrepancy
+                mark_stage_completed(
+                    uow.session,
+                    plan_stage_id(uow.session, info.id, "reconcile"),
+                    "rcoi",
+                    now,
+                    {"participants": result.participants.height},
+                    str(flow_run.get_id() or "") or None,
+                )
+                uow.commit()
         mailer = mailer_from_settings(settings)
         folder = settings.out_dir / "reconcile" / session_code
         folder.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ def generate_region_files(
     error_rate: float = 0.0,
     silent_mouos: int = 0,
     session_ordinal: int = 1,
+    registry_errors: int = 0,
 ) -> dict[str, Any]:
     """Write a deterministic synthetic region under `out`; returns its counts."""
     regions = load_regions()
@@ -43,6 +44,7 @@ def generate_region_files(
         error_rate=error_rate,
         silent_mouos=silent_mouos,
         session_ordinal=session_ordinal,
+        registry_errors=registry_errors,
     )
     files = write_region(generate_region(options), out)
     counts: dict[str, Any] = files.manifest["counts"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select, update
+from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from tasks.adapters.models import (
@@ -50,9 +50,12 @@ _HISTORY_SCHEMA = {
 
 
 def accepted_rows(session: Session, session_id: int) -> pl.DataFrame:
-    """Accepted rows of every МОУО's current (accepted, not superseded) submission."""
+    """Accepted rows of every МОУО's current (accepted, not superseded) submission.
+
+    `data` is read as JSON text and decoded by polars in one go: decoding it row by row in
+    Python took ~60 % of the read (~25 s for 700 000 rows)."""
     query = (
-        select(Mouo.code, SubmissionRow.row_number, SubmissionRow.data)
+        select(Mouo.code, SubmissionRow.row_number, cast(SubmissionRow.data, Text))
         .join(Submission, SubmissionRow.submission_id == Submission.id)
         .join(Mouo, Submission.mouo_id == Mouo.id)
         .where(
@@ -61,16 +64,15 @@ def accepted_rows(session: Session, session_id: int) -> pl.DataFrame:
             SubmissionRow.status == "accepted",
         )
     )
-    records = [
-        {"mouo_code": code, "row_number": number, **data}
-        for code, number, data in session.execute(query)
-    ]
-    schema = {
-        "mouo_code": pl.Utf8,
-        "row_number": pl.Int64,
-        **dict.fromkeys(SUBMISSION_COLUMNS, pl.Utf8),
-    }
-    return pl.DataFrame(records, schema=schema)
+    frame = pl.DataFrame(
+        list(session.execute(query).tuples()),
+        schema={"mouo_code": pl.Utf8, "row_number": pl.Int64, "data": pl.Utf8},
+        orient="row",
+    )
+    fields = pl.Struct(dict.fromkeys(SUBMISSION_COLUMNS, pl.Utf8))
+    return frame.select(
+        "mouo_code", "row_number", pl.col("data").str.json_decode(fields).struct.unnest()
+    )
 
 
 def history_of(session: Session, snils: list[str]) -> pl.DataFrame:
@@ -151,11 +153,11 @@ def store_participants(
 ) -> dict[str, LoadCounts]:
     """Participants (new ones by СНИЛС) and their registrations for the session; registrations
     of people no longer in any current submission are withdrawn (kept, not deleted)."""
-    mouo_ids = dict(session.execute(select(Mouo.code, Mouo.id)).tuples())
-    school_ids = dict(session.execute(select(School.code, School.id)).tuples())
+    mouo_ids = dict(session.execute(select(Mouo.code, Mouo.id)).all())
+    school_ids = dict(session.execute(select(School.code, School.id)).all())
     records = _participant_records(participants, mouo_ids, school_ids)
     inserted = insert_missing(session, Participant, records, ["snils"])
-    ids = dict(session.execute(select(Participant.snils, Participant.id)).tuples())
+    ids = dict(session.execute(select(Participant.snils, Participant.id)).all())
     registrations = [
         {
             "participant_id": ids[r["snils"]],
@@ -176,7 +178,7 @@ def store_participants(
         select(Registration.participant_id, Registration.status).where(
             Registration.session_id == session_id
         )
-    ).tuples()
+    ).all()
     withdraw, restore = [], []
     for participant_id, status in statuses:
         if status == "registered" and participant_id not in current:

@@ -5,6 +5,7 @@ Layout of DIR:
   participants.csv                 ground truth: every participant, clean (UTF-8)
   submissions/<mouo_code>/<file>   what each МОУО sends: CSV UTF-8 (','), CSV CP1251 (';'), XLSX
   injected_errors.csv              ground truth of injected errors: МОУО, file, row, error, column
+  injected_registry_errors.csv     ground truth of cross-МОУО cases only reconciliation finds
   manifest.json                    parameters, counts, files with SHA-256
 """
 
@@ -154,6 +155,11 @@ def write_region(region: SyntheticRegion, root: Path) -> RegionFiles:
     errors.select(
         "mouo_code", "file", "row_number", "error", "column", "participant_key"
     ).write_csv(root / "injected_errors.csv")
+    region.registry_errors.with_columns(
+        pl.col("mouo_code").replace_strict(files, default=None).alias("file")
+    ).select("mouo_code", "file", "row_number", "kind", "source_mouo", "participant_key").write_csv(
+        root / "injected_registry_errors.csv"
+    )
     manifest = {
         "generator": "rcoi region generate",
         "parameters": {
@@ -164,6 +170,7 @@ def write_region(region: SyntheticRegion, root: Path) -> RegionFiles:
             "error_rate": options.error_rate,
             "silent_mouos": options.silent_mouos,
             "session_ordinal": options.session_ordinal,
+            "registry_errors": options.registry_errors,
         },
         "counts": {
             "mouos": region.mouos.height,
@@ -172,12 +179,19 @@ def write_region(region: SyntheticRegion, root: Path) -> RegionFiles:
             "participants": region.participants.height,
             "submission_rows": region.submissions.height,
             "injected_errors": region.errors.height,
+            "injected_registry_errors": region.registry_errors.height,
         },
         "silent_mouos": sorted(set(region.mouos["mouo_code"].to_list()) - set(files)),
         "submission_formats": formats,
         "files": {
             name: _sha256(root / name)
-            for name in ["region.json", "participants.csv", "injected_errors.csv", *files.values()]
+            for name in [
+                "region.json",
+                "participants.csv",
+                "injected_errors.csv",
+                "injected_registry_errors.csv",
+                *files.values(),
+            ]
         },
     }
     (root / "manifest.json").write_text(

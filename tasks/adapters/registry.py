@@ -62,6 +62,8 @@ def insert_missing(
     assert isinstance(table, Table)
     before = count_rows(session, model)
     dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite") and len(rows) > _BATCH:
+        rows = _not_present(session, table, rows, keys)
     for start in range(0, len(rows), _BATCH):
         batch = rows[start : start + _BATCH]
         if dialect == "postgresql":
@@ -77,6 +79,20 @@ def insert_missing(
                 continue
         session.execute(stmt, batch)
     return count_rows(session, model) - before
+
+
+def _not_present(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> Sequence[dict[str, Any]]:
+    """The rows of a large load whose key is not in the table yet (the insert still skips
+    conflicts): offering 700 000 rows that all exist cost ~70 s of parameter processing.
+    A key with a null part never conflicts, so such a row is always offered."""
+    present = {tuple(row) for row in session.execute(select(*(table.c[key] for key in keys)))}
+    return [
+        row
+        for row in rows
+        if (key := tuple(row.get(k) for k in keys)) not in present or None in key
+    ]
 
 
 def count_rows(session: Session, model: type[Base]) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "find_submission",
     "mark_stage_completed",
     "mouo_directory",
+    "plan_stage_id",
     "record_submission",
     "session_info",
 ]
@@ -86,6 +87,15 @@ def session_info(session: Session, campaign_code: str, session_code: str) -> Ses
         stage.id if stage else None,
         stage.due_at if stage else None,
     )
+
+
+def plan_stage_id(session: Session, session_id: int, automated_stage: str) -> int | None:
+    """The plan stage of this session run by `automated_stage` (collect, reconcile, ...)."""
+    return session.scalars(
+        select(PlanStage.id).where(
+            PlanStage.session_id == session_id, PlanStage.automated_stage == automated_stage
+        )
+    ).first()
 
 
 def mouo_directory(session: Session) -> dict[str, MouoInfo]:

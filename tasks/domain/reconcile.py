@@ -78,9 +78,12 @@ def _groups(
     severity: str,
     message: str,
     extra: pl.Expr | None = None,
+    required: list[str] | None = None,
 ) -> pl.DataFrame:
-    """One discrepancy per group of more than one row sharing `by` (and `extra` when given)."""
-    keyed = rows.filter(pl.all_horizontal(pl.col(c) != "" for c in by))
+    """One discrepancy per group of more than one row sharing `by` (and `extra` when given).
+    Rows with an empty `required` field (all of `by` unless given) are not compared: an optional
+    field such as the patronymic or a foreign document's series may be empty and still match."""
+    keyed = rows.filter(pl.all_horizontal(pl.col(c) != "" for c in required or by))
     if extra is not None:
         keyed = keyed.filter(extra.over(by))
     groups = (
@@ -88,7 +91,8 @@ def _groups(
         .group_by(by)
         .agg(
             pl.len().alias("n"),
-            pl.col("where").sort().alias("where"),
+            # by row number, not as text: «стр. 9» comes before «стр. 10»
+            pl.col("where").sort_by("mouo_code", "row_number").alias("where"),
             pl.col("mouo_code").sort().first().alias("mouo_code"),
             pl.col("school_code").sort().first().alias("school_code"),
         )
@@ -116,6 +120,7 @@ def _groups(
 
 def _person_duplicates(rows: pl.DataFrame) -> list[pl.DataFrame]:
     person = ["surname", "name", "patronymic", "birth_date"]
+    document = ["document_type", "document_series", "document_number"]
     same_person = pl.struct(person).n_unique() == 1
     return [
         _groups(
@@ -136,11 +141,12 @@ def _person_duplicates(rows: pl.DataFrame) -> list[pl.DataFrame]:
         ),
         _groups(
             rows,
-            ["document_type", "document_series", "document_number"],
+            document,
             "duplicate_document",
             "critical",
             "один документ, удостоверяющий личность, указан у разных СНИЛС",
             pl.col("snils").n_unique() > 1,
+            required=["document_number"],
         ),
         _groups(
             rows,
@@ -149,6 +155,7 @@ def _person_duplicates(rows: pl.DataFrame) -> list[pl.DataFrame]:
             "warning",
             "совпадают ФИО и дата рождения при разных СНИЛС: возможно, один человек",
             pl.col("snils").n_unique() > 1,
+            required=["surname", "name", "birth_date"],
         ),
     ]
 
@@ -156,6 +163,8 @@ def _person_duplicates(rows: pl.DataFrame) -> list[pl.DataFrame]:
 def _history_checks(
     rows: pl.DataFrame, history: pl.DataFrame, school_year: str, session_code: str
 ) -> list[pl.DataFrame]:
+    """Per row, against the person's history; `rows` in file order, so that of a person's
+    repeated rows the first one is the one reported."""
     earlier = history.filter(pl.col("session_code") != session_code)
     this_year = (
         earlier.filter(pl.col("school_year") == school_year)
@@ -165,15 +174,16 @@ def _history_checks(
             (pl.col("passed") == True).sum().alias("passed"),  # noqa: E712
         )
     )
-    past_pass = (
-        earlier.filter((pl.col("school_year") != school_year) & pl.col("passed"))
+    # any earlier «зачет», this school year or before: a graduate's rewrite annuls either
+    ever_passed = (
+        earlier.filter(pl.col("passed"))
         .select("snils")
         .unique()
         .with_columns(pl.lit(True).alias("passed_before"))
     )
     joined = (
-        rows.join(this_year, on="snils", how="left")
-        .join(past_pass, on="snils", how="left")
+        rows.join(this_year, on="snils", how="left", maintain_order="left")
+        .join(ever_passed, on="snils", how="left", maintain_order="left")
         .with_columns(
             pl.col("failed", "passed").fill_null(0),
             pl.col("passed_before").fill_null(False),
@@ -231,6 +241,21 @@ def _history_checks(
     ]
 
 
+def _school_discrepancies(
+    schools: pl.DataFrame, kind: str, severity: str, message: str, *columns: str
+) -> pl.DataFrame:
+    """One discrepancy per school; `message` is a pl.format template filled from `columns`."""
+    return schools.select(
+        pl.format(kind + ":{}", "school_code").alias("key"),
+        pl.lit(kind).alias("kind"),
+        pl.lit(severity).alias("severity"),
+        "mouo_code",
+        "school_code",
+        pl.format(message, *columns).alias("message"),
+        pl.lit("").alias("rows"),
+    )
+
+
 def _school_checks(participants: pl.DataFrame, schools: pl.DataFrame) -> list[pl.DataFrame]:
     counts = participants.group_by("school_code").len("registered")
     joined = schools.join(counts, on="school_code", how="left").with_columns(
@@ -244,51 +269,43 @@ def _school_checks(participants: pl.DataFrame, schools: pl.DataFrame) -> list[pl
     )
     over = joined.filter(pl.col("registered") > pl.col("capacity"))
     return [
-        far.select(
-            pl.format("school_count:{}", "school_code").alias("key"),
-            pl.lit("school_count").alias("kind"),
-            pl.lit("warning").alias("severity"),
-            "mouo_code",
+        _school_discrepancies(
+            far,
+            "school_count",
+            "warning",
+            "ОО {}: зарегистрировано {}, планировалось {}",
             "school_code",
-            pl.format(
-                "ОО {}: зарегистрировано {}, планировалось {}",
-                "school_code",
-                "registered",
-                "planned",
-            ).alias("message"),
-            pl.lit("").alias("rows"),
+            "registered",
+            "planned",
         ),
-        over.select(
-            pl.format("room_capacity:{}", "school_code").alias("key"),
-            pl.lit("room_capacity").alias("kind"),
-            pl.lit("critical").alias("severity"),
-            "mouo_code",
+        _school_discrepancies(
+            over,
+            "room_capacity",
+            "critical",
+            "ОО {}: участников {}, мест в аудиториях {}",
             "school_code",
-            pl.format(
-                "ОО {}: участников {}, мест в аудиториях {}",
-                "school_code",
-                "registered",
-                "capacity",
-            ).alias("message"),
-            pl.lit("").alias("rows"),
+            "registered",
+            "capacity",
         ),
     ]
 
 
 def consolidate(rows: pl.DataFrame) -> pl.DataFrame:
     """One row per person: the first occurrence of each СНИЛС (МОУО, then row order), and no
-    second СНИЛС for a document already taken. The rest stays in the discrepancies."""
+    second СНИЛС for a document already taken. The rest stays in the discrepancies. An empty
+    СНИЛС or document number is no key: such rows are kept for the registry contract to refuse,
+    not merged into one person."""
     ordered = rows.sort("mouo_code", "row_number")
-    first = ordered.unique(subset=["snils"], keep="first", maintain_order=True)
-    return first.unique(
-        subset=["document_type", "document_series", "document_number"],
-        keep="first",
-        maintain_order=True,
-    )
+    document = pl.struct("document_type", "document_series", "document_number")
+    first = ordered.filter((pl.col("snils") == "") | pl.col("snils").is_first_distinct())
+    return first.filter((pl.col("document_number") == "") | document.is_first_distinct())
 
 
 def find_discrepancies(data: ReconcileInput, participants: pl.DataFrame) -> pl.DataFrame:
-    submitted = set(data.rows["mouo_code"].unique().to_list())
+    """Every discrepancy of DISCREPANCY_SCHEMA, one per key; the same input in any row order
+    gives the same frame (the key makes storing it idempotent)."""
+    rows = data.rows.sort("mouo_code", "row_number")
+    submitted = set(rows["mouo_code"].unique().to_list())
     missing = [code for code in data.mouos if code not in submitted]
     silent = pl.DataFrame(
         {
@@ -304,8 +321,8 @@ def find_discrepancies(data: ReconcileInput, participants: pl.DataFrame) -> pl.D
     )
     parts = [
         silent,
-        *_person_duplicates(data.rows),
-        *_history_checks(data.rows, data.history, data.school_year, data.session_code),
+        *_person_duplicates(rows),
+        *_history_checks(rows, data.history, data.school_year, data.session_code),
         *_school_checks(participants, data.schools.filter(~pl.col("mouo_code").is_in(missing))),
     ]
     return (

@@ -25,6 +25,7 @@ __all__ = [
     "GeneratorOptions",
     "InjectedError",
     "RegionInfo",
+    "RegistryError",
     "SyntheticRegion",
     "generate_region",
     "submission_frame",
@@ -89,6 +90,15 @@ class InjectedError(StrEnum):
     DUPLICATE_ROW = "duplicate_row"
 
 
+class RegistryError(StrEnum):
+    """Errors no single file shows: each row passes its МОУО's checks, the region's
+    reconciliation finds them (value = the discrepancy kind it must produce)."""
+
+    CROSS_MOUO_DUPLICATE = "duplicate_snils"  # one person sent by two МОУО (a pupil moved)
+    SNILS_CONFLICT = "conflicting_snils"  # a СНИЛС typed from another person's record
+    DOCUMENT_CONFLICT = "duplicate_document"  # a passport typed from another person's record
+
+
 ERROR_COLUMNS: dict[InjectedError, str] = {
     InjectedError.INVALID_SNILS: "snils",
     InjectedError.LATIN_LOOKALIKE: "surname",
@@ -121,6 +131,7 @@ class GeneratorOptions:
     error_rate: float = 0.0
     silent_mouos: int = 0  # how many МОУО (the last ones) send nothing
     session_ordinal: int = 1  # 1 = the main date; 2, 3 = additional dates with retakers
+    registry_errors: int = 0  # cases found only by reconciliation, kinds in turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +146,7 @@ class SyntheticRegion:
     participants: pl.DataFrame
     submissions: pl.DataFrame
     errors: pl.DataFrame
+    registry_errors: pl.DataFrame  # kind, mouo_code, row_number, source_mouo, participant_key
 
 
 def _unique_ints(rng: np.random.Generator, size: int, low: int, high: int) -> np.ndarray:
@@ -435,6 +447,97 @@ def _inject(
     return corrupted, truth
 
 
+_REGISTRY_TRUTH_SCHEMA = {
+    "kind": pl.Utf8,
+    "mouo_code": pl.Utf8,
+    "source_mouo": pl.Utf8,
+    "participant_key": pl.Utf8,
+    "_case": pl.Int64,
+}
+
+
+def _inject_registry_errors(
+    rows: pl.DataFrame,
+    errors: pl.DataFrame,
+    rooms: pl.DataFrame,
+    options: GeneratorOptions,
+    rng: np.random.Generator,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cases that span two МОУО: a row of МОУО A copied into B's file (at one of B's schools
+    with a free seat), or a row of B given A's СНИЛС or A's document. Only clean rows of
+    submitting МОУО are used, each at most once; rows gain a `_case` marker (0 = untouched)."""
+    rows = rows.with_columns(pl.lit(0, pl.Int64).alias("_case"))
+    mouo_codes = sorted(set(rows["mouo_code"].to_list()))
+    if not options.registry_errors or len(mouo_codes) < 2:
+        return rows, pl.DataFrame(schema=_REGISTRY_TRUTH_SCHEMA)
+    touched = set(errors["participant_key"].to_list())
+    clean = rows.filter(~pl.col("participant_key").is_in(sorted(touched)))
+    by_mouo = {code: clean.filter(pl.col("mouo_code") == code) for code in mouo_codes}
+    seats = rooms.group_by("school_code").agg(pl.col("capacity").sum())
+    used = rows.group_by("school_code").len("used").join(seats, on="school_code")
+    free = dict(used.select("school_code", pl.col("capacity") - pl.col("used")).iter_rows())
+    kinds = list(RegistryError)
+    added, changed, truth = [], {}, []
+    for case in range(1, options.registry_errors + 1):
+        kind = kinds[(case - 1) % len(kinds)]
+        source, target = (str(c) for c in rng.choice(mouo_codes, size=2, replace=False))
+        pool = [
+            r for r in by_mouo[source].iter_rows(named=True) if r["participant_key"] not in touched
+        ]
+        others = [
+            r for r in by_mouo[target].iter_rows(named=True) if r["participant_key"] not in touched
+        ]
+        if not pool or not others:
+            break
+        original = pool[int(rng.integers(0, len(pool)))]
+        touched.add(original["participant_key"])
+        if kind is RegistryError.CROSS_MOUO_DUPLICATE:
+            schools = [r["school_code"] for r in others if free.get(r["school_code"], 0) > 0]
+            if not schools:
+                continue
+            school = schools[int(rng.integers(0, len(schools)))]
+            free[school] -= 1
+            added.append({**original, "mouo_code": target, "school_code": school, "_case": case})
+            key = original["participant_key"]
+        else:
+            victim = others[int(rng.integers(0, len(others)))]
+            touched.add(victim["participant_key"])
+            columns = (
+                ["snils"]
+                if kind is RegistryError.SNILS_CONFLICT
+                else ["document_type", "document_series", "document_number"]
+            )
+            changed[victim["participant_key"]] = {c: original[c] for c in columns} | {"_case": case}
+            key = victim["participant_key"]
+        truth.append(
+            {
+                "kind": kind.value,
+                "mouo_code": target,
+                "source_mouo": source,
+                "participant_key": key,
+                "_case": case,
+            }
+        )
+    if changed:
+        patch = pl.DataFrame(
+            [{"participant_key": k, **v} for k, v in changed.items()],
+            schema={
+                "participant_key": pl.Utf8,
+                "snils": pl.Utf8,
+                "document_type": pl.Utf8,
+                "document_series": pl.Utf8,
+                "document_number": pl.Utf8,
+                "_case": pl.Int64,
+            },
+        )
+        rows = rows.update(patch, on="participant_key", how="left")
+    if added:
+        rows = pl.concat([rows, pl.DataFrame(added, schema=rows.schema)]).sort(
+            "mouo_code", maintain_order=True
+        )
+    return rows, pl.DataFrame(truth, schema=_REGISTRY_TRUTH_SCHEMA)
+
+
 def generate_region(options: GeneratorOptions) -> SyntheticRegion:
     if options.participants < 1:
         raise ValueError("participants must be at least 1")
@@ -458,6 +561,7 @@ def generate_region(options: GeneratorOptions) -> SyntheticRegion:
     )
     rows = rows.filter(~pl.col("mouo_code").is_in(sorted(silent)))
     errors = errors.filter(~pl.col("mouo_code").is_in(sorted(silent)))
+    rows, registry_errors = _inject_registry_errors(rows, errors, rooms, options, rng)
     # Row numbers as the МОУО file will have them (1 = first data row under the header).
     rows = rows.with_columns((pl.int_range(pl.len()).over("mouo_code") + 1).alias("row_number"))
     spans = rows.group_by("participant_key").agg(
@@ -478,4 +582,15 @@ def generate_region(options: GeneratorOptions) -> SyntheticRegion:
     schools = schools.join(planned, on="school_code", how="left").with_columns(
         pl.col("planned_participants").fill_null(0)
     )
-    return SyntheticRegion(options, mouos, schools, rooms, participants, rows, errors)
+    registry_errors = (
+        registry_errors.join(
+            rows.select("participant_key", "mouo_code", "row_number", "_case"),
+            on=["participant_key", "mouo_code", "_case"],
+        )
+        .drop("_case")
+        .sort("mouo_code", "row_number")
+    )
+    rows = rows.drop("_case")
+    return SyntheticRegion(
+        options, mouos, schools, rooms, participants, rows, errors, registry_errors
+    )

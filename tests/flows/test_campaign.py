@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -10,7 +11,15 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from flows.campaign import campaign
-from tasks.adapters.models import PlanStage, Submission, SubmissionRow
+from tasks.adapters.models import (
+    Discrepancy,
+    Notification,
+    Participant,
+    PlanStage,
+    Registration,
+    Submission,
+    SubmissionRow,
+)
 from tasks.domain.summary import STAGE_TITLES_RU
 
 pytestmark = pytest.mark.flows
@@ -37,7 +46,12 @@ def test_the_campaign_writes_a_summary_entry_for_every_stage(tmp_path: Path) -> 
     assert stages["collect"]["status"] == "completed"
     assert stages["collect"]["counts"]["rows_read"] == 400
     assert stages["collect"]["counts"]["rows_rejected"] == 0
-    assert stages["reconcile"]["status"] == "not_built"
+    assert stages["reconcile"]["status"] == "completed"
+    assert stages["reconcile"]["counts"]["participants"] == 400
+    assert stages["reconcile"]["counts"]["print_gate"] == "open"
+    assert stages["watchdog"]["status"] == "completed"
+    assert stages["watchdog"]["counts"]["notified"] == []  # everybody submitted in time
+    assert stages["print"]["status"] == "not_built"
     assert written["campaign"]["session"] == "2017-12-06"
     assert "Сводка кампании" in (tmp_path / "summary.md").read_text(encoding="utf-8")
 
@@ -52,7 +66,15 @@ def test_running_the_campaign_twice_duplicates_nothing(tmp_path: Path) -> None:
     assert _count(tmp_path, Submission) == stages["collect"]["counts"]["files"]
     assert _count(tmp_path, SubmissionRow) == 300
     assert _count(tmp_path, PlanStage) == 36
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == stages["collect"]["counts"]["files"]
+    assert stages["reconcile"]["counts"]["loaded"]["participants"]["inserted"] == 0
+    assert stages["reconcile"]["counts"]["loaded"]["registrations"]["inserted"] == 0
+    assert stages["reconcile"]["counts"]["discrepancies"]["opened"] == 0
+    assert stages["reconcile"]["counts"]["mails_sent"] == 0
+    assert sum(stages["watchdog"]["counts"]["sent"].values()) == 0
+    assert _count(tmp_path, Participant) == _count(tmp_path, Registration) == 300
+    mouos = stages["load_region"]["counts"]["mouos"]["offered"]
+    outbox = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(outbox) == stages["collect"]["counts"]["files"] + mouos  # collect + reconcile
 
 
 def test_collect_rejects_exactly_the_injected_errors(tmp_path: Path) -> None:
@@ -92,3 +114,127 @@ def test_the_summary_holds_no_personal_data(tmp_path: Path) -> None:
         tmp_path / "summary.md"
     ).read_text(encoding="utf-8")
     assert not [value for value in snils if value in text]
+
+
+def test_reconcile_finds_exactly_the_injected_cross_mouo_cases_and_the_silent_mouo(
+    tmp_path: Path,
+) -> None:
+    document = campaign(
+        participants=2500,
+        seed=13,
+        out=str(tmp_path),
+        error_rate=0.02,
+        silent_mouos=1,
+        registry_errors=6,
+    )
+    stages = {e["stage"]: e for e in document["stages"]}
+    reconciled = stages["reconcile"]["counts"]
+    truth = pl.read_csv(tmp_path / "region" / "injected_registry_errors.csv", infer_schema=False)
+    errors = pl.read_csv(tmp_path / "region" / "injected_errors.csv", infer_schema=False)
+    silent = document["campaign"]["silent_mouos"]
+    assert truth.height == 6
+    expected = dict(truth.group_by("kind").len().iter_rows()) | {"no_submission": silent}
+    assert reconciled["by_kind"] == expected
+    assert reconciled["print_gate"] == "blocked"
+    assert reconciled["open"]["critical"] == truth.height + silent
+    # the participants: every accepted row but the second copy of each duplicated person
+    duplicates = truth.filter(pl.col("kind") != "conflicting_snils").height
+    conflicts = truth.filter(pl.col("kind") == "conflicting_snils").height
+    accepted = stages["collect"]["counts"]["rows_accepted"]
+    assert reconciled["participants"] == accepted - duplicates - conflicts
+    assert stages["collect"]["counts"]["rows_rejected"] == errors.height
+    # each discrepancy points at the injected row in the МОУО's own numbering
+    engine = create_engine(f"sqlite:///{tmp_path / 'rcoi.sqlite'}")
+    with engine.connect() as connection:
+        stored = connection.execute(select(Discrepancy.kind, Discrepancy.rows)).all()
+    engine.dispose()
+    for case in truth.iter_rows(named=True):
+        where = f"МОУО {case['mouo_code']} стр. {case['row_number']}"
+        assert any(kind == case["kind"] and where in rows for kind, rows in stored), where
+
+
+def test_the_silent_mouo_gets_a_reminder_then_an_alert_and_the_rerun_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    from flows.watchdog import demo_instants, watchdog
+    from tasks.adapters.plan_files import load_plan, resolve_plan_path
+
+    document = campaign(participants=1500, seed=21, out=str(tmp_path), silent_mouos=1)
+    stages = {e["stage"]: e for e in document["stages"]}
+    silent = stages["reconcile"]["counts"]["by_kind"]["no_submission"]
+    assert silent == 1
+    watched = stages["watchdog"]["counts"]
+    [reminder_at, alert_at, authority_at] = watched["by_instant"]
+    late = [who for who in watched["by_instant"][alert_at] if who.startswith("alert:")]
+    [mouo] = [who.split(":")[1] for who in late if who != "alert:rcoi"]
+    assert f"reminder:{mouo}" in watched["by_instant"][reminder_at]
+    assert f"alert:{mouo}" in watched["by_instant"][alert_at]
+    assert "escalation:coordinator" in watched["by_instant"][alert_at]
+    assert watched["by_instant"][authority_at] == ["authority:authority"]
+    # the other МОУО submitted: nobody else was reminded or alerted
+    assert {w.split(":")[1] for w in watched["notified"] if w.startswith("reminder:")} == {
+        mouo,
+        "rcoi",
+    }
+    sent_before = _count(tmp_path, Notification)
+    the_plan = load_plan(resolve_plan_path("kemerovo-2017-essay"))
+    for moment in demo_instants(the_plan, "2017-12-06", timedelta(hours=24)):
+        again = watchdog(out=str(tmp_path), session="2017-12-06", now=moment)
+        assert sum(again["sent"].values()) == 0
+        assert again["already_sent"] == again["due"] > 0
+    assert _count(tmp_path, Notification) == sent_before
+    outbox = sorted((tmp_path / "outbox").glob("watchdog-*.eml"))
+    assert len(outbox) == sum(watched["sent"].values())
+    # no participant's personal data in any alert
+    people = pl.read_csv(tmp_path / "region" / "participants.csv", infer_schema=False)
+    text = "\n".join(_decoded(path) for path in outbox)
+    assert f"МОУО {mouo}" in text
+    for column in ("snils", "surname", "document_number"):
+        assert not [v for v in people[column].to_list() if v and v in text], column
+
+
+def _decoded(path: Path) -> str:
+    from email import message_from_bytes, policy
+
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return f"{message['To']}\n{message['Subject']}\n{body.get_content()}"
+
+
+def test_the_coordinators_decisions_open_the_print_gate_and_survive_a_rerun(
+    tmp_path: Path,
+) -> None:
+    from config.settings import Settings
+    from flows.reconcile import reconcile
+    from tasks.adapters.database import bootstrap
+    from tasks.adapters.reconciliation import close_discrepancy, open_critical_count
+    from tasks.adapters.unit_of_work import UnitOfWork
+
+    document = campaign(
+        participants=800, seed=3, out=str(tmp_path), silent_mouos=1, registry_errors=3
+    )
+    reconciled = {e["stage"]: e for e in document["stages"]}["reconcile"]["counts"]
+    assert reconciled["print_gate"] == "blocked"
+    database = bootstrap(Settings(out_dir=tmp_path))
+    with UnitOfWork(database.session_factory) as uow:
+        ids = list(
+            uow.session.scalars(
+                select(Discrepancy.id).where(
+                    Discrepancy.status == "open", Discrepancy.severity == "critical"
+                )
+            )
+        )
+        for discrepancy_id in ids:
+            close_discrepancy(uow.session, discrepancy_id, "accepted", "coord", "проверено")
+        uow.commit()
+    again = reconcile(out=str(tmp_path), session="2017-12-06")
+    assert again["print_gate"] == "open"
+    assert again["discrepancies"]["opened"] == 0
+    with UnitOfWork(database.session_factory) as uow:
+        assert open_critical_count(uow.session, 1) == 0
+        statuses = set(
+            uow.session.scalars(select(Discrepancy.status).where(Discrepancy.id.in_(ids)))
+        )
+    database.dispose()
+    assert statuses == {"accepted"}

@@ -134,6 +134,7 @@ def test_manifest_counts_match_the_files(
         "error_rate": 0.1,
         "silent_mouos": 1,
         "session_ordinal": 1,
+        "registry_errors": 0,
     }
 
 

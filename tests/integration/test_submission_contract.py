@@ -188,6 +188,7 @@ EDGE_ROWS = [
     _valid_row(),
     _valid_row(parse_error="лишний столбец"),
     _valid_row(surname="", name="", patronymic="", sex="", birth_date="", category="", form=""),
+    _valid_row(snils=" "),
     _valid_row(surname="Ивaнов", name="Иван2", patronymic="Иванович-", category="Экстерн"),
     _valid_row(birth_date="31.02.2000", snils="112-233-445 96", oral="", ovz=""),
     _valid_row(birth_date="01.06.1977", document_series="32145", sex="M"),

@@ -88,6 +88,27 @@ def test_built_message_round_trips_russian_subject_body_and_recipients() -> None
     ]
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Нарушен срок «Внесение сведений об участниках в РИС (выверка и свод)»: 1 исполн.",
+        "Срок нарушен: «Внесение сведений об участниках в РИС (выверка и свод)»",
+        "об муниципальными в Напоминание муниципальными выверка образованием свод нарушен: "
+        "муниципальными",
+        "Короткая тема",
+        "Представление сведений об участниках " * 8,
+    ],
+)
+def test_a_long_russian_subject_keeps_every_space_and_short_lines(subject: str) -> None:
+    data = build_message(_mail(subject=subject.strip()), SENDER, now=NOW).as_bytes()
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\nSubject: ", 1)[1]
+    subject_lines = head.split(b"\r\n")[: head.count(b"=?utf-8?b?")]
+
+    assert _parse(data)["Subject"] == subject.strip()
+    assert subject_lines
+    assert all(len(line) <= 78 for line in subject_lines)
+
+
 def test_built_message_carries_the_xlsx_attachment_byte_for_byte() -> None:
     message = _parse(build_message(_mail(), SENDER, now=NOW).as_bytes())
 

@@ -123,6 +123,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [V(document_type="Свидетельство о рождении", document_series="IV-МЮ")],
         [V(document_series="32145")],
     ),
+    "snils_present": ([V(snils=" 100-207-899 00 ")], [V(snils="  ")]),
     "snils_valid": ([V(snils="100-207-899 00")], [V(snils="112-233-445 96")]),
     "category_known": ([V(category=" обучающийся 11 КЛАССА")], [V(category="Экстерн")]),
     "form_known": ([V(form="Сочинение")], [V(form="эссе")]),
@@ -540,8 +541,8 @@ def test_a_repeated_snils_rejects_only_the_later_row_and_names_the_first() -> No
     ]
 
 
-def test_rows_without_snils_are_not_repeats_of_each_other() -> None:
-    assert failed_rules([V(snils=""), V(snils="", name="Пётр")]) == [set(), set()]
+def test_rows_without_snils_are_rejected_as_such_not_as_repeats_of_each_other() -> None:
+    assert failed_rules([V(snils=""), V(snils="", name="Пётр")]) == [{"snils_present"}] * 2
 
 
 def test_a_row_with_a_parse_error_is_rejected_with_the_error() -> None:

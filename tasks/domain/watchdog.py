@@ -1,0 +1,194 @@
+"""The deadline watchdog: which reminders, alerts and escalations are due at a given instant.
+
+Pure: the plan stages with their deadlines, who has completed them, and the clock in; the
+notices out, each with the key that makes it go out once (party, deadline, kind). The adapter
+sends them and remembers the keys. Texts are Russian and name stages and МОУО, never people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from tasks.domain.collect import deadline_text
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "Check",
+    "Notice",
+    "NoticeKind",
+    "Policy",
+    "evaluate",
+    "notice_mail",
+]
+
+
+class NoticeKind(StrEnum):
+    REMINDER = "reminder"  # to the responsible party, before the deadline
+    ALERT = "alert"  # to the responsible party, as soon as the deadline has passed unmet
+    ESCALATION = "escalation"  # to the RCOI coordinator, with the alert
+    AUTHORITY = "authority"  # to the regional education authority, after a delay
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    reminders: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))
+    authority_delay: timedelta = timedelta(days=1)
+
+    def __post_init__(self) -> None:
+        if any(offset <= timedelta(0) for offset in self.reminders):
+            raise ValueError("reminder offsets must be positive")
+        if self.authority_delay < timedelta(0):
+            raise ValueError("the authority delay cannot be negative")
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One completion check: has `party` done plan stage `stage_key` of the session by `due`?"""
+
+    plan_stage_id: int
+    session_code: str
+    stage_key: str
+    title: str
+    due: datetime  # aware
+    zone: str
+    party: str  # a МОУО code or "rcoi"
+    completed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    kind: NoticeKind
+    key: str
+    plan_stage_id: int
+    session_code: str
+    stage_key: str
+    title: str
+    due: datetime
+    zone: str
+    recipient: str  # a МОУО code, "coordinator" or "authority"
+    parties: tuple[str, ...] = field(default=())  # the late parties, for escalations
+
+
+def _label(offset: timedelta) -> str:
+    hours = int(offset.total_seconds() // 3600)
+    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
+
+
+def _reminder_due(check: Check, now: datetime, policy: Policy) -> timedelta | None:
+    """The latest reminder offset already reached before the deadline (earlier, missed
+    reminders are not sent late: one reminder says the same, closer to the truth)."""
+    if now >= check.due:
+        return None
+    reached = [o for o in policy.reminders if check.due - o <= now]
+    return min(reached) if reached else None
+
+
+def evaluate(
+    checks: Iterable[Check], now: datetime, policy: Policy = DEFAULT_POLICY
+) -> list[Notice]:
+    """Every notice due at `now`. Sending one twice is prevented by its key, not here."""
+    if now.tzinfo is None:
+        raise ValueError("the watchdog clock must be timezone-aware")
+    notices: list[Notice] = []
+    late: dict[tuple[int, str], list[Check]] = {}
+    for check in sorted(checks, key=lambda c: (c.due, c.stage_key, c.party)):
+        if check.completed:
+            continue
+        base = f"{check.session_code}:{check.stage_key}:{check.due:%Y%m%dT%H%MZ}"
+        offset = _reminder_due(check, now, policy)
+        if offset is not None:
+            notices.append(
+                _notice(check, NoticeKind.REMINDER, f"{base}:{check.party}:{_label(offset)}")
+            )
+        if now >= check.due:
+            if check.party != "rcoi":  # the RCOI's own lateness goes to its coordinator below
+                notices.append(_notice(check, NoticeKind.ALERT, f"{base}:{check.party}"))
+            late.setdefault((check.plan_stage_id, base), []).append(check)
+    for (_, base), checks_late in late.items():
+        first = checks_late[0]
+        parties = tuple(sorted(c.party for c in checks_late))
+        notices.append(
+            _notice(first, NoticeKind.ESCALATION, f"{base}:coordinator", "coordinator", parties)
+        )
+        if now >= first.due + policy.authority_delay:
+            notices.append(
+                _notice(first, NoticeKind.AUTHORITY, f"{base}:authority", "authority", parties)
+            )
+    return notices
+
+
+def _notice(
+    check: Check,
+    kind: NoticeKind,
+    key: str,
+    recipient: str | None = None,
+    parties: Sequence[str] = (),
+) -> Notice:
+    return Notice(
+        kind=kind,
+        key=f"watchdog:{kind.value}:{key}",
+        plan_stage_id=check.plan_stage_id,
+        session_code=check.session_code,
+        stage_key=check.stage_key,
+        title=check.title,
+        due=check.due,
+        zone=check.zone,
+        recipient=recipient or check.party,
+        parties=tuple(parties),
+    )
+
+
+def _party_ru(party: str) -> str:
+    return "РЦОИ" if party == "rcoi" else f"МОУО {party}"
+
+
+def notice_mail(notice: Notice, now: datetime) -> tuple[str, str]:
+    """Subject and body in Russian. Names the stage, the deadline in the region's local time
+    and the parties; no personal data exists at this level to leak."""
+    local = notice.due.astimezone(ZoneInfo(notice.zone))
+    deadline = deadline_text(notice.due, notice.zone)
+    if notice.kind is NoticeKind.REMINDER:
+        left = notice.due - now
+        days, hours = left.days, left.seconds // 3600
+        remaining = f"{days} дн. {hours} ч." if days else f"{hours} ч."
+        day = local - timedelta(minutes=1)  # a day-only deadline ends at the next midnight
+        subject = f"Напоминание: срок «{notice.title}» — {day:%d.%m.%Y}"
+        body = (
+            f"Уважаемые коллеги ({_party_ru(notice.recipient)})!\n\n"
+            f"Напоминаем: этап плана-графика «{notice.title}» (срок {notice.session_code}) "
+            f"должен быть выполнен не позднее {deadline}. Осталось {remaining}\n\n"
+            "Если данные уже отправлены, дождитесь протокола проверки; это письмо "
+            "сформировано автоматически.\n"
+        )
+    elif notice.kind is NoticeKind.ALERT:
+        subject = f"Срок нарушен: «{notice.title}»"
+        body = (
+            f"Уважаемые коллеги ({_party_ru(notice.recipient)})!\n\n"
+            f"Срок этапа «{notice.title}» (срок {notice.session_code}) истёк {deadline}, "
+            "а выполнение этапа не зарегистрировано.\n"
+            "Просим выполнить его незамедлительно и сообщить в РЦОИ о причинах задержки. "
+            "Информация о нарушении срока передана координатору РЦОИ.\n"
+        )
+    else:
+        whom = (
+            "координатору РЦОИ"
+            if notice.kind is NoticeKind.ESCALATION
+            else "в орган управления образованием"
+        )
+        late = "\n".join(f"  – {_party_ru(p)}" for p in notice.parties)
+        subject = f"Нарушен срок «{notice.title}»: {len(notice.parties)} исполн."
+        body = (
+            f"Сообщение {whom}.\n\n"
+            f"Срок этапа «{notice.title}» (срок {notice.session_code}) истёк {deadline}. "
+            "Этап не выполнили:\n"
+            f"{late}\n\n"
+            "Ответственным направлены уведомления о нарушении срока.\n"
+        )
+    return subject, body
