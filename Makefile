@@ -52,6 +52,8 @@ unit: setup
 
 bench: setup
 	$(BIN)/python -m bench.region_generation
+	$(BIN)/python -m bench.collect
+	$(BIN)/python -m bench.reconcile
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -42,8 +42,9 @@ class Phases:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
 
-def make_region(participants: int, seed: int) -> SyntheticRegion:
-    """The region of the benchmarks: 1 % injected errors, one silent МОУО (as region_generation)."""
+def make_region(participants: int, seed: int, registry_errors: int = 0) -> SyntheticRegion:
+    """The region of the benchmarks: 1 % injected errors, one silent МОУО (as region_generation);
+    `registry_errors` cross-МОУО cases that only reconciliation finds."""
     from tasks.adapters.region_files import load_regions
     from tasks.domain.synthetic_region import GeneratorOptions, generate_region
 
@@ -55,6 +56,7 @@ def make_region(participants: int, seed: int) -> SyntheticRegion:
             exam_date=EXAM_DATE,
             error_rate=0.01,
             silent_mouos=1,
+            registry_errors=registry_errors,
         )
     )
 

@@ -1,11 +1,12 @@
 """Benchmark: reconciliation (выверка) of a national-size session.
 
-Set-up, not timed: generate the region (1 % injected errors, one silent МОУО); check every
-МОУО's rows with the submission rules (`prepare`, `failures_in_frame`: the same verdicts as the
-GX suite, without its per-file cost) and stage them with `record_submission` into a fresh SQLite
-regional database holding the region's structure; a history of earlier registrations (a
-participant who already passed once: 80 % of the past-year graduates, their result of the
-previous school year; the rest failed it).
+Set-up, not timed: generate the region (1 % injected errors, one silent МОУО, 30 cross-МОУО
+cases only reconciliation finds: one person sent by two МОУО, a СНИЛС or a passport typed from
+another person's record); check every МОУО's rows with the submission rules (`prepare`,
+`failures_in_frame`: the verdicts of the GX suite without its per-file cost) and stage them
+with `record_submission` into a fresh SQLite regional database holding the region's structure;
+a history of earlier registrations: every graduate of past years wrote last school year, 80 %
+of them passed.
 
 Timed, each phase on its own:
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AIM_S = 30.0
+REGISTRY_ERRORS = 30  # cross-МОУО cases (duplicate, conflicting СНИЛС, shared document)
 PAST_SCHOOL_YEAR = "2016/17"
 PAST_SESSION = "2016-12-07"
 
@@ -149,7 +151,7 @@ def run_one(participants: int, seed: int) -> dict[str, Any]:
     from tasks.domain.contracts import value_column
     from tasks.domain.reconcile import ReconcileInput, reconcile
 
-    region = make_region(participants, seed)
+    region = make_region(participants, seed, REGISTRY_ERRORS)
     phases = Phases()
     with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as folder:
         database, session_id = fresh_database(Path(folder), structure_of(region))
@@ -182,10 +184,7 @@ def run_one(participants: int, seed: int) -> dict[str, Any]:
         compile_suite(contract)  # builds the ephemeral GX context once per process
         gx_context = time.perf_counter() - started
         participants_frame = result.participants
-        # As tasks/reconcile.py::_check_registry builds the frame, with one difference: empty
-        # text becomes null in text columns only (its `replace("", None)` on the Int64
-        # `row_number` column raises InvalidOperationError in polars 2.1).
-        with phases("contract_frame"):
+        with phases("contract_frame"):  # as tasks/reconcile.py::_check_registry builds it
             frame = participants_frame.select(
                 (pl.col(c).replace("", None) if dtype == pl.Utf8 else pl.col(c)).alias(
                     value_column(c)
@@ -224,6 +223,7 @@ def run_one(participants: int, seed: int) -> dict[str, Any]:
         "participants": participants,
         **staged,
         "rows": rows.height,
+        "registry_errors": dict(sorted(region.registry_errors.group_by("kind").len().iter_rows())),
         "history_rows": history.height,
         "schools": schools.height,
         "registry": result.participants.height,
@@ -253,9 +253,10 @@ def report(results: list[dict[str, Any]]) -> str:
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on: {describe()}.",
         "Command: `make bench` (`python -m bench.reconcile`). Region as in region generation "
-        "(error rate 1 %, one silent МОУО); its rows checked by the submission rules and staged "
-        "into a fresh SQLite database before timing; history: one past-year result for every "
-        "graduate of past years (80 % passed). Phases: load rows (`accepted_rows`, "
+        f"(error rate 1 %, one silent МОУО) plus {REGISTRY_ERRORS} cross-МОУО cases only "
+        "reconciliation finds; its rows checked by the submission rules and staged into a fresh "
+        "SQLite database before timing; history: one past-year result for every graduate of "
+        "past years (80 % passed). Phases: load rows (`accepted_rows`, "
         "`school_table`), reconcile (domain `reconcile()`), contract (registry contract: frame "
         "+ `run_contract` by Great Expectations, whose import and context are paid once per "
         "process and shown apart), write (`store_participants`, `store_discrepancies`, "
@@ -282,16 +283,17 @@ def report(results: list[dict[str, Any]]) -> str:
         "",
         "Correctness alongside the time (first write → second write: inserted):",
         "",
-        "| participants | registry contract | participants inserted | registrations inserted | "
-        "discrepancies opened | discrepancies by kind |",
-        "| ---: | --- | --- | --- | --- | --- |",
+        "| participants | cross-МОУО cases injected | registry contract | participants inserted | "
+        "registrations inserted | discrepancies opened | discrepancies by kind |",
+        "| ---: | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         first, second = r["first_write"], r["second_write"]
         kinds = ", ".join(f"{k} {number(n)}" for k, n in r["discrepancies_by_kind"].items())
+        injected = ", ".join(f"{k} {number(n)}" for k, n in r["registry_errors"].items())
         verdict = "holds" if r["contract_success"] else f"violated {r['contract_failures']}"
         lines.append(
-            f"| {number(r['participants'])} | {verdict} | "
+            f"| {number(r['participants'])} | {injected} | {verdict} | "
             f"{number(first['participants']['inserted'])} → "
             f"{number(second['participants']['inserted'])} | "
             f"{number(first['registrations']['inserted'])} → "

@@ -65,7 +65,7 @@ def accepted_rows(session: Session, session_id: int) -> pl.DataFrame:
         )
     )
     frame = pl.DataFrame(
-        list(session.execute(query).tuples()),
+        list(session.execute(query).all()),
         schema={"mouo_code": pl.Utf8, "row_number": pl.Int64, "data": pl.Utf8},
         orient="row",
     )

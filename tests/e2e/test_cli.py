@@ -142,6 +142,53 @@ def test_demo_runs_without_a_server_and_writes_the_summary(tmp_path: Path) -> No
     assert "Сводка кампании" in result.stdout
 
 
+@pytest.mark.slow
+def test_the_coordinator_works_through_the_discrepancies_and_the_watchdog_by_command(
+    tmp_path: Path,
+) -> None:
+    out = str(tmp_path)
+    result = rcoi("demo", "--participants", "1500", "--seed", "7", "--out", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    stages = {stage["stage"]: stage for stage in summary["stages"]}
+    truth = (tmp_path / "region" / "injected_registry_errors.csv").read_text(encoding="utf-8")
+    cases = len(truth.splitlines()) - 1
+    assert cases == summary["campaign"]["registry_errors"] == 3  # the demo's defaults
+    assert stages["reconcile"]["counts"]["open"]["critical"] == cases + 1  # + the silent МОУО
+    assert stages["watchdog"]["counts"]["sent"]["alert"] >= 1
+
+    listed = rcoi("discrepancies", "list", "--out", out)
+    assert listed.returncode == 0, listed.stderr
+    assert "печать заблокирована" in listed.stdout
+    ids = [line.split("\t")[0] for line in listed.stdout.splitlines() if "\tcritical\t" in line]
+    assert len(ids) == cases + 1
+    refused = rcoi("discrepancies", "accept", *ids, "--actor", "coord", "--note", " ", "--out", out)
+    assert refused.returncode == 2
+    assert "--note" in refused.stderr
+    accepted = rcoi(
+        "discrepancies", "accept", *ids, "--actor", "coord", "--note", "проверено", "--out", out
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    assert "Открытых критических: 0" in accepted.stdout
+    twice = rcoi(
+        "discrepancies", "resolve", ids[0], "--actor", "coord", "--note", "x", "--out", out
+    )
+    assert twice.returncode == 1
+    assert "уже закрыто" in twice.stderr
+
+    again = rcoi("reconcile", "--out", out)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["print_gate"] == "open"
+
+    instant = next(iter(stages["watchdog"]["counts"]["by_instant"]))
+    watched = rcoi("watchdog", "--out", out, "--now", instant)
+    assert watched.returncode == 0, watched.stderr[-2000:]
+    assert sum(json.loads(watched.stdout)["sent"].values()) == 0  # sent once, at the demo
+    naive = rcoi("watchdog", "--out", out, "--now", "2017-11-22T10:00")
+    assert naive.returncode == 2
+    assert "часовой пояс" in naive.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -218,7 +265,26 @@ def test_demo_runs_are_visible_on_a_running_server(prefect_server: str, tmp_path
     runs = _post(f"{prefect_server}/flow_runs/filter", {"limit": 10})
     assert isinstance(runs, list)
     states = [run["state_type"] for run in runs]
-    assert states == ["COMPLETED", "COMPLETED"]  # the campaign and its collect subflow
+    # the campaign, its collect and reconcile subflows, and the watchdog at three instants
+    assert states == ["COMPLETED"] * 6
     flows = _post(f"{prefect_server}/flows/filter", {"limit": 10})
     assert isinstance(flows, list)
-    assert sorted(flow["name"] for flow in flows) == ["campaign", "collect"]
+    assert sorted(flow["name"] for flow in flows) == [
+        "campaign",
+        "collect",
+        "reconcile",
+        "watchdog",
+    ]
+    # the notices went out as Prefect events too, for automations to act on
+    wanted = {"rcoi.deadline.reminder", "rcoi.deadline.alert", "rcoi.deadline.escalation"}
+    deadline = time.monotonic() + 60
+    seen: set[str] = set()
+    while not wanted <= seen and time.monotonic() < deadline:
+        found = _post(
+            f"{prefect_server}/events/filter",
+            {"filter": {"event": {"prefix": ["rcoi.deadline."]}}, "limit": 50},
+        )
+        assert isinstance(found, dict)
+        seen = {event["event"] for event in found["events"]}
+        time.sleep(1)
+    assert wanted <= seen

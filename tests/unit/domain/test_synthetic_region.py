@@ -481,3 +481,100 @@ def test_a_national_size_region_still_has_valid_seven_digit_school_codes() -> No
     _mouos, schools = _structure(options, np.random.default_rng(1))
     for code, mouo in schools.select("school_code", "mouo_code").iter_rows():
         assert parse_school_code(code, mouo) == code
+
+
+# --- cases only reconciliation finds ------------------------------------------------------------
+
+
+@cache
+def cross() -> SyntheticRegion:
+    return generate_region(
+        GeneratorOptions(
+            participants=3000,
+            seed=8,
+            region=REGION,
+            exam_date=EXAM_DATE,
+            error_rate=0.05,
+            silent_mouos=1,
+            registry_errors=9,
+        )
+    )
+
+
+def _person(row: dict[str, Any]) -> tuple[str, ...]:
+    return (row["surname"], row["name"], row["patronymic"], row["birth_date"])
+
+
+def _document(row: dict[str, Any]) -> tuple[str, ...]:
+    return (row["document_type"], row["document_series"], row["document_number"])
+
+
+def test_no_registry_errors_are_made_unless_asked() -> None:
+    assert region(2000, 6, error_rate=0.2, silent_mouos=1).registry_errors.is_empty()
+
+
+def test_registry_errors_come_in_turn_and_in_submitting_mouos_only() -> None:
+    generated = cross()
+    truth = generated.registry_errors
+    assert truth.height == 9
+    assert dict(truth.group_by("kind").len().iter_rows()) == {
+        "duplicate_snils": 3,
+        "conflicting_snils": 3,
+        "duplicate_document": 3,
+    }
+    submitting = set(generated.submissions["mouo_code"])
+    assert set(truth["mouo_code"]) | set(truth["source_mouo"]) <= submitting
+    assert (truth["mouo_code"] != truth["source_mouo"]).all()
+    assert not set(truth["participant_key"]) & set(generated.errors["participant_key"])
+
+
+def test_each_registry_error_row_is_what_its_kind_says_across_two_mouos() -> None:
+    generated = cross()
+    rows = generated.submissions
+    schools = dict(generated.schools.select("school_code", "mouo_code").iter_rows())
+    for case in generated.registry_errors.iter_rows(named=True):
+        [row] = rows.filter(
+            (pl.col("mouo_code") == case["mouo_code"])
+            & (pl.col("row_number") == case["row_number"])
+        ).to_dicts()
+        assert schools[row["school_code"]] == case["mouo_code"]  # passes the МОУО's own checks
+        assert _is_valid_snils(row["snils"])
+        source = rows.filter(pl.col("mouo_code") == case["source_mouo"]).to_dicts()
+        if case["kind"] == "duplicate_snils":
+            [twin] = [r for r in source if r["snils"] == row["snils"]]
+            assert _person(twin) == _person(row)
+        elif case["kind"] == "conflicting_snils":
+            [other] = [r for r in source if r["snils"] == row["snils"]]
+            assert _person(other) != _person(row)
+        else:
+            [other] = [r for r in source if _document(r) == _document(row)]
+            assert other["snils"] != row["snils"]
+
+
+def test_a_cross_mouo_duplicate_adds_a_row_at_a_school_with_a_free_seat() -> None:
+    generated = cross()
+    duplicates = generated.registry_errors.filter(pl.col("kind") == "duplicate_snils").height
+    assert generated.submissions.height == (
+        generated.participants.height
+        - generated.participants.filter(
+            pl.col("mouo_code") == generated.mouos["mouo_code"][-1]
+        ).height
+        + generated.errors.filter(pl.col("error") == InjectedError.DUPLICATE_ROW).height
+        + duplicates
+    )
+    seats = generated.rooms.group_by("school_code").agg(pl.col("capacity").sum())
+    broken = generated.errors["participant_key"].to_list()  # rejected at collect
+    used = (
+        generated.submissions.filter(~pl.col("participant_key").is_in(broken))
+        .group_by("school_code")
+        .len("used")
+        .join(seats, on="school_code")
+    )
+    assert used.filter(pl.col("used") > pl.col("capacity")).is_empty()
+
+
+def test_registry_errors_are_deterministic() -> None:
+    options = cross().options
+    again = generate_region(options)
+    assert again.registry_errors.equals(cross().registry_errors)
+    assert again.submissions.equals(cross().submissions)

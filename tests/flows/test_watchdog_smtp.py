@@ -1,0 +1,100 @@
+"""The watchdog over a real SMTP server (aiosmtpd on loopback), with the regional database on
+SQLite and on PostgreSQL: who gets what, in Russian, once, with no personal data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows.campaign import campaign
+from flows.watchdog import demo_instants, watchdog
+from tasks.adapters.plan_files import load_plan, resolve_plan_path
+from tests.conftest import postgres_database
+from tests.smtp_support import HOST, RecordingHandler, smtp_server
+
+pytestmark = [pytest.mark.flows, pytest.mark.integration]
+
+COORDINATOR = "coordinator@rcoi42.example"
+AUTHORITY = "minobr@kuzbass.example"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rcoi.sqlite'}"
+    else:
+        yield from postgres_database()
+
+
+def _message(data: bytes) -> EmailMessage:
+    message = BytesParser(policy=policy.default).parsebytes(data)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def _key(message: EmailMessage) -> str:
+    return str(message["X-RCOI-Key"]).strip()  # a long key is folded onto its own line
+
+
+def _text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def test_the_watchdog_mails_over_smtp_once_and_without_personal_data(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = RecordingHandler()
+    with smtp_server(handler) as port:
+        for name, value in {
+            "RCOI_SMTP_HOST": HOST,
+            "RCOI_SMTP_PORT": str(port),
+            "RCOI_SMTP_SECURITY": "none",
+            "RCOI_DATABASE_URL": backend,
+            "RCOI_COORDINATOR_EMAILS": f'["{COORDINATOR}"]',
+            "RCOI_AUTHORITY_EMAILS": f'["{AUTHORITY}"]',
+        }.items():
+            monkeypatch.setenv(name, value)
+        document = campaign(participants=1500, seed=4, out=str(tmp_path), silent_mouos=1)
+        delivered = [(e.rcpt_tos, _message(e.content)) for e in handler.envelopes]
+        watch = [(to, m) for to, m in delivered if _key(m).startswith("watchdog:")]
+        the_plan = load_plan(resolve_plan_path("kemerovo-2017-essay"))
+        for moment in demo_instants(the_plan, "2017-12-06", timedelta(hours=24)):
+            again = watchdog(out=str(tmp_path), session="2017-12-06", now=moment)
+            assert sum(again["sent"].values()) == 0
+        assert len(handler.envelopes) == len(delivered)  # the re-run sent nothing new
+
+    assert not (tmp_path / "outbox").exists()  # SMTP configured: no .eml files
+    silent = next(s for s in document["stages"] if s["stage"] == "reconcile")["counts"]["by_kind"][
+        "no_submission"
+    ]
+    assert silent == 1
+    by_kind: dict[str, list[tuple[list[str], EmailMessage]]] = {}
+    for to, message in watch:
+        by_kind.setdefault(_key(message).split(":")[1], []).append((to, message))
+    assert sorted(by_kind) == ["alert", "authority", "escalation", "reminder"]
+    [(alert_to, alert)] = by_kind["alert"]  # the RCOI's own lateness goes to the coordinator
+    mouo = _key(alert).rsplit(":", 1)[1]
+    assert alert_to == [f"uo{mouo[-2:]}@obr42.example"]
+    assert alert["Subject"].startswith("Срок нарушен: «Представление сведений об участниках")
+    assert f"МОУО {mouo}" in _text(alert)
+    assert "истёк 22.11.2017 24:00" in _text(alert)
+    reminded = sorted(to[0] for to, _ in by_kind["reminder"])
+    assert reminded == sorted([COORDINATOR, alert_to[0]])
+    assert all(to == [COORDINATOR] for to, _ in by_kind["escalation"])
+    assert all(to == [AUTHORITY] for to, _ in by_kind["authority"])
+    assert any(f"МОУО {mouo}" in _text(m) for _, m in by_kind["escalation"])
+    people = pl.read_csv(tmp_path / "region" / "participants.csv", infer_schema=False)
+    text = "\n".join(f"{m['Subject']}\n{_text(m)}" for _, m in watch)
+    for column in ("snils", "surname", "document_number"):
+        values = [v for v in people[column].to_list() if v]
+        assert values
+        assert not [v for v in values if v in text], column
