@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 
 from config.settings import Settings
 from tasks.adapters.plan_files import resolve_plan_path
-from tasks.collect import collect_file, find_submissions, publish_collect_table
+from tasks.collect import collect_file, find_submissions, publish_collect_table, submitted_mouos
 from tasks.domain.collect import FileVerdict
 from tasks.plan import read_plan
 
@@ -45,7 +45,9 @@ def collect(
                 )
             )
     publish_collect_table(verdicts)
-    return summarise(verdicts)
+    summary = summarise(verdicts)
+    summary["mouos_submitted"] = submitted_mouos(settings, the_plan.id, session_code)
+    return summary
 
 
 def summarise(verdicts: list[FileVerdict]) -> dict[str, Any]:
@@ -65,7 +67,6 @@ def summarise(verdicts: list[FileVerdict]) -> dict[str, Any]:
         "rows_rejected": sum(v.rows_rejected for v in processed),
         "rows_warned": sum(v.rows_warned for v in processed),
         "rejected_by_rule": dict(sorted(by_rule.items())),
-        "mouos_submitted": sorted({v.mouo_code for v in verdicts if v.status == "accepted"}),
         "verdicts": [
             {k: v for k, v in asdict(x).items() if k != "rejected_by_rule"} for x in processed
         ],

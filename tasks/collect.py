@@ -7,19 +7,19 @@ import hashlib
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
+from sqlalchemy import select
 
 from config.settings import Settings
 from tasks.adapters.contracts import load_contract, run_contract
 from tasks.adapters.database import Database, bootstrap
-from tasks.adapters.mail import Attachment, OutgoingMail, is_transient, mailer_from_settings
-from tasks.adapters.models import Submission
+from tasks.adapters.mail import Attachment, OutgoingMail, mailer_from_settings
+from tasks.adapters.models import Mouo, Submission
 from tasks.adapters.notifications import send_once
 from tasks.adapters.submission_files import UnreadableSubmission, read_submission
 from tasks.adapters.submissions import (
@@ -46,8 +46,9 @@ from tasks.domain.submission_rules import (
     prepare,
     split_rows,
 )
+from tasks.retries import transient_failure
 
-__all__ = ["collect_file", "find_submissions", "publish_collect_table"]
+__all__ = ["collect_file", "find_submissions", "publish_collect_table", "submitted_mouos"]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _EMPTY_PROBLEMS = pl.DataFrame(
@@ -75,15 +76,6 @@ def find_submissions(inbox: Path) -> list[tuple[str, Path]]:
         "inbox %s: %d files from %d folders", inbox, len(found), len({code for code, _ in found})
     )
     return found
-
-
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a file only when the failure is transient (mail server, database lock)."""
-    try:
-        state.result()
-    except Exception as exc:
-        return is_transient(exc) or "database is locked" in str(exc)
-    return False
 
 
 def _store_copy(settings: Settings, mouo_code: str, digest: str, path: Path) -> Path:
@@ -186,7 +178,7 @@ def _answer(
     cache_policy=NONE,
     retries=3,
     retry_delay_seconds=[2, 10, 30],
-    retry_condition_fn=_transient,
+    retry_condition_fn=transient_failure,
 )
 def collect_file(
     settings: Settings,
@@ -257,6 +249,24 @@ def collect_file(
         verdict.rows_rejected,
     )
     return verdict
+
+
+@task(name="submitted-mouos", cache_policy=NONE)
+def submitted_mouos(settings: Settings, campaign_code: str, session_code: str) -> list[str]:
+    """МОУО with an accepted submission for the session, from this run or an earlier one."""
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            info = session_info(uow.session, campaign_code, session_code)
+            codes = uow.session.scalars(
+                select(Mouo.code)
+                .join(Submission, Submission.mouo_id == Mouo.id)
+                .where(Submission.session_id == info.id, Submission.status == "accepted")
+                .distinct()
+            )
+            return sorted(codes)
+    finally:
+        database.dispose()
 
 
 @task(name="publish-collect-table", cache_policy=NONE)

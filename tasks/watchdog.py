@@ -16,13 +16,14 @@ from prefect.events import emit_event
 from config.settings import Settings
 from tasks.adapters.database import bootstrap
 from tasks.adapters.deadlines import completion_checks
-from tasks.adapters.mail import OutgoingMail, is_transient, mailer_from_settings
+from tasks.adapters.mail import OutgoingMail, mailer_from_settings
 from tasks.adapters.models import Campaign, ExamSession
 from tasks.adapters.notifications import send_once
 from tasks.adapters.submissions import mouo_directory
 from tasks.adapters.unit_of_work import UnitOfWork
 from tasks.domain.watchdog import DEFAULT_POLICY, Notice, NoticeKind, Policy, evaluate, notice_mail
 from tasks.errors import RegistryError
+from tasks.retries import transient_failure
 
 __all__ = ["NoticeOutcome", "send_notice", "watch_deadlines"]
 
@@ -55,7 +56,7 @@ def _recipients(
     cache_policy=NONE,
     retries=3,
     retry_delay_seconds=[2, 10, 30],
-    retry_condition_fn=lambda t, r, state: is_transient(_exception(state)),
+    retry_condition_fn=transient_failure,
 )
 def send_notice(settings: Settings, notice: Notice, to: tuple[str, ...], now: datetime) -> bool:
     """Mail one notice unless its key was sent before; True when sent now."""
@@ -72,14 +73,6 @@ def send_notice(settings: Settings, notice: Notice, to: tuple[str, ...], now: da
         )
     finally:
         database.dispose()
-
-
-def _exception(state: Any) -> BaseException:
-    try:
-        state.result()
-    except BaseException as exc:
-        return exc
-    return RuntimeError("no exception")
 
 
 def _local(notice: Notice) -> datetime:
