@@ -24,9 +24,11 @@ from tasks.adapters.reconciliation import (
     history_of,
     open_critical_count,
     school_table,
+    settle_document_owners,
     store_discrepancies,
     store_participants,
 )
+from tasks.adapters.registry import LoadCounts
 from tasks.adapters.submissions import (
     mark_stage_completed,
     mouo_directory,
@@ -35,7 +37,7 @@ from tasks.adapters.submissions import (
 )
 from tasks.adapters.unit_of_work import UnitOfWork
 from tasks.domain.contracts import value_column
-from tasks.domain.reconcile import ReconcileInput, reconcile
+from tasks.domain.reconcile import ReconcileInput, reconcile, registry_conflicts
 from tasks.domain.reconcile_report import discrepancy_workbook, mouo_mail, regional_markdown
 from tasks.errors import ContractError
 
@@ -94,8 +96,17 @@ def reconcile_session(
         result = reconcile(data)
         _check_registry(result.participants)
         with UnitOfWork(database.session_factory) as uow:
-            loaded = store_participants(uow.session, info.id, result.participants)
-            changes = store_discrepancies(uow.session, info.id, result.discrepancies, now)
+            corrected, taken = settle_document_owners(
+                uow.session, result.participants, "reconcile", now
+            )
+            loaded = store_participants(
+                uow.session,
+                info.id,
+                result.participants.join(taken.select("snils"), on="snils", how="anti"),
+            )
+            loaded["snils_corrected"] = LoadCounts(corrected, corrected)
+            found = pl.concat([result.discrepancies, registry_conflicts(taken)])
+            changes = store_discrepancies(uow.session, info.id, found, now)
             uow.commit()
         with UnitOfWork(database.session_factory) as uow:
             current = [
@@ -156,7 +167,7 @@ def reconcile_session(
             severity: sum(d["severity"] == severity and d["status"] == "open" for d in current)
             for severity in ("critical", "warning")
         },
-        "by_kind": dict(sorted(result.discrepancies.group_by("kind").len().iter_rows())),
+        "by_kind": dict(sorted(found.group_by("kind").len().iter_rows())),
         "print_gate": "blocked" if blocking else "open",
         "mails_sent": mailed,
     }

@@ -42,13 +42,17 @@ class UnitOfWork:
         finally:
             self.session.close()
             self._session = None
+        if isinstance(exc, SQLAlchemyError):
+            # The statement's parameters (СНИЛС, names) must not reach logs or tracebacks:
+            # `from None` keeps the original out of printed tracebacks.
+            raise RegistryError(f"the database refused: {_safe_reason(exc)}") from None
 
     def commit(self) -> None:
         try:
             self.session.commit()
         except SQLAlchemyError as exc:
             self.session.rollback()
-            raise RegistryError(f"commit refused by the database: {_safe_reason(exc)}") from exc
+            raise RegistryError(f"commit refused by the database: {_safe_reason(exc)}") from None
 
     def rollback(self) -> None:
         self.session.rollback()

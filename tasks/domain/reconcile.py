@@ -21,6 +21,7 @@ __all__ = [
     "consolidate",
     "find_discrepancies",
     "reconcile",
+    "registry_conflicts",
 ]
 
 MAX_ATTEMPTS = 3  # the first attempt and at most two retakes after «незачет»
@@ -335,3 +336,26 @@ def find_discrepancies(data: ReconcileInput, participants: pl.DataFrame) -> pl.D
 def reconcile(data: ReconcileInput) -> ReconcileResult:
     participants = consolidate(data.rows)
     return ReconcileResult(participants, find_discrepancies(data, participants))
+
+
+def registry_conflicts(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows (mouo_code, row_number, school_code, snils) whose document the registry holds for
+    a person with results under another СНИЛС: not loaded, one critical discrepancy each."""
+    return rows.select(
+        pl.concat_str(
+            [
+                pl.lit("document_taken:"),
+                pl.col("snils").map_elements(lambda v: _digest(v), return_dtype=pl.Utf8),
+            ]
+        ).alias("key"),
+        pl.lit("document_taken").alias("kind"),
+        pl.lit("critical").alias("severity"),
+        "mouo_code",
+        "school_code",
+        pl.format(
+            "документ уже внесён в РБД за участником с другим СНИЛС и с результатами; "
+            "строка не загружена: {}",
+            _where(rows),
+        ).alias("message"),
+        _where(rows).alias("rows"),
+    ).cast(DISCREPANCY_SCHEMA)

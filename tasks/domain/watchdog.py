@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -77,8 +77,11 @@ class Notice:
 
 
 def _label(offset: timedelta) -> str:
-    hours = int(offset.total_seconds() // 3600)
-    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
+    """'3d', '36h', '90m': exact, so that two offsets never share a key."""
+    minutes = int(offset.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
 def _reminder_due(check: Check, now: datetime, policy: Policy) -> timedelta | None:
@@ -101,7 +104,8 @@ def evaluate(
     for check in sorted(checks, key=lambda c: (c.due, c.stage_key, c.party)):
         if check.completed:
             continue
-        base = f"{check.session_code}:{check.stage_key}:{check.due:%Y%m%dT%H%MZ}"
+        due = check.due.astimezone(UTC)  # the key names the instant, whatever zone it came in
+        base = f"{check.session_code}:{check.stage_key}:{due:%Y%m%dT%H%MZ}"
         offset = _reminder_due(check, now, policy)
         if offset is not None:
             notices.append(
@@ -155,9 +159,14 @@ def notice_mail(notice: Notice, now: datetime) -> tuple[str, str]:
     local = notice.due.astimezone(ZoneInfo(notice.zone))
     deadline = deadline_text(notice.due, notice.zone)
     if notice.kind is NoticeKind.REMINDER:
-        left = notice.due - now
-        days, hours = left.days, left.seconds // 3600
-        remaining = f"{days} дн. {hours} ч." if days else f"{hours} ч."
+        left = max(notice.due - now, timedelta(0))
+        days, hours, minutes = left.days, left.seconds // 3600, left.seconds % 3600 // 60
+        if days:
+            remaining = f"{days} дн. {hours} ч."
+        elif hours:
+            remaining = f"{hours} ч."
+        else:
+            remaining = f"{minutes} мин."
         day = local - timedelta(minutes=1)  # a day-only deadline ends at the next midnight
         subject = f"Напоминание: срок «{notice.title}» — {day:%d.%m.%Y}"
         body = (

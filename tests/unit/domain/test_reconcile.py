@@ -21,6 +21,7 @@ from tasks.domain.reconcile import (
     ReconcileResult,
     consolidate,
     reconcile,
+    registry_conflicts,
 )
 
 SCHOOL_YEAR = "2017/18"
@@ -876,3 +877,26 @@ def test_the_same_snils_gets_different_keys_for_different_kinds() -> None:
 
     assert kinds(result) == ["already_passed", "attempts_exceeded", "duplicate_snils"]
     assert result.discrepancies["key"].n_unique() == 3
+
+
+def test_a_row_whose_document_belongs_to_a_graded_person_is_one_critical_discrepancy() -> None:
+    taken = pl.DataFrame(
+        {
+            "mouo_code": ["42-02"],
+            "row_number": [17],
+            "school_code": ["4202003"],
+            "snils": ["11223344595"],
+        }
+    )
+    found = registry_conflicts(taken)
+    assert found.schema == DISCREPANCY_SCHEMA
+    [row] = found.to_dicts()
+    assert (row["kind"], row["severity"], row["mouo_code"], row["school_code"]) == (
+        "document_taken",
+        "critical",
+        "42-02",
+        "4202003",
+    )
+    assert row["rows"] == "МОУО 42-02 стр. 17"
+    assert "11223344595" not in row["message"] + row["key"]
+    assert registry_conflicts(taken.head(0)).is_empty()
