@@ -15,7 +15,8 @@ Timed, each phase on its own:
   contract       the registry contract as `tasks/reconcile.py::_check_registry` runs it: the
                  frame for GX (empty text as null) and `run_contract` (Great Expectations);
                  GX's import and context are paid once per process and shown apart
-  write          `store_participants` + `store_discrepancies`, committed
+  write          `settle_document_owners` + `store_participants` + `store_discrepancies`,
+                 committed, as `reconcile_session` chains them
   write again    the same write a second time: what idempotency costs (inserts nothing)
   history        `history_of` once the session's registrations are in the database (a re-run)
 
@@ -144,12 +145,13 @@ def run_one(participants: int, seed: int) -> dict[str, Any]:
         accepted_rows,
         history_of,
         school_table,
+        settle_document_owners,
         store_discrepancies,
         store_participants,
     )
     from tasks.adapters.unit_of_work import UnitOfWork
     from tasks.domain.contracts import value_column
-    from tasks.domain.reconcile import ReconcileInput, reconcile
+    from tasks.domain.reconcile import ReconcileInput, reconcile, registry_conflicts
 
     region = make_region(participants, seed, REGISTRY_ERRORS)
     phases = Phases()
@@ -198,9 +200,18 @@ def run_one(participants: int, seed: int) -> dict[str, Any]:
         loads = []
         for phase in ("write", "write_again"):
             now = datetime.now(UTC)
+            # as tasks/reconcile.py::reconcile_session writes the registry
             with phases(phase), UnitOfWork(database.session_factory) as uow:
-                loaded = store_participants(uow.session, session_id, result.participants)
-                changes = store_discrepancies(uow.session, session_id, result.discrepancies, now)
+                corrected, taken = settle_document_owners(
+                    uow.session, result.participants, "reconcile", now
+                )
+                loaded = store_participants(
+                    uow.session,
+                    session_id,
+                    result.participants.join(taken.select("snils"), on="snils", how="anti"),
+                )
+                found = pl.concat([result.discrepancies, registry_conflicts(taken)])
+                changes = store_discrepancies(uow.session, session_id, found, now)
                 uow.commit()
             loads.append(
                 {
@@ -208,6 +219,8 @@ def run_one(participants: int, seed: int) -> dict[str, Any]:
                         name: {"offered": c.offered, "inserted": c.inserted}
                         for name, c in loaded.items()
                     },
+                    "snils_corrected": corrected,
+                    "documents_taken": taken.height,
                     "discrepancies": changes,
                 }
             )
@@ -259,9 +272,10 @@ def report(results: list[dict[str, Any]]) -> str:
         "past years (80 % passed). Phases: load rows (`accepted_rows`, "
         "`school_table`), reconcile (domain `reconcile()`), contract (registry contract: frame "
         "+ `run_contract` by Great Expectations, whose import and context are paid once per "
-        "process and shown apart), write (`store_participants`, `store_discrepancies`, "
-        "commit), write again (idempotent re-run: inserts nothing), history (`history_of` with "
-        "the session's registrations in the database). Plain functions, no Prefect.",
+        "process and shown apart), write (`settle_document_owners`, `store_participants`, "
+        "`store_discrepancies`, commit), write again (idempotent re-run: inserts nothing), "
+        "history (`history_of` with the session's registrations in the database). Plain "
+        "functions, no Prefect.",
         f"The aim is reconcile + contract under {AIM_S:.0f} s at 700 000 participants.",
         "",
         "| participants | rows | registry | discrepancies | load rows, s | reconcile, s | "

@@ -53,6 +53,9 @@ def demo_instants(the_plan: Plan, session_id: str, authority_delay: timedelta) -
     from tasks.domain.plan import StageKind, resolve_plan
 
     stages = resolve_plan(the_plan, session_id, load_calendar(the_plan.calendar))
-    due = next(s.due for s in stages if s.stage is StageKind.COLLECT and s.due is not None)
+    dues = [s.due for s in stages if s.stage is StageKind.COLLECT and s.due is not None]
+    if not dues:  # a plan without a submission deadline: nothing to simulate around
+        return []
+    due = dues[0]
     hour = timedelta(hours=1)
     return [due - timedelta(days=1) + hour, due + hour, due + authority_delay + hour]

@@ -85,8 +85,8 @@ def _not_present(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> Sequence[dict[str, Any]]:
     """The rows of a large load whose key is not in the table yet (the insert still skips
-    conflicts): offering 700 000 rows that all exist cost ~70 s of parameter processing.
-    A key with a null part never conflicts, so such a row is always offered."""
+    conflicts): re-storing 700 000 participants that all exist took ~40 s when every row was
+    offered, ~20 s filtered. A key with a null part never conflicts: such a row is offered."""
     present = {tuple(row) for row in session.execute(select(*(table.c[key] for key in keys)))}
     return [
         row

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from flows.campaign import campaign
 from flows.watchdog import demo_instants, watchdog
@@ -23,6 +24,23 @@ pytestmark = [pytest.mark.flows, pytest.mark.integration]
 
 COORDINATOR = "coordinator@rcoi42.example"
 AUTHORITY = "minobr@kuzbass.example"
+
+
+class OnceBusyHandler(RecordingHandler):
+    """Answers the first watchdog message with 451 (try later), as a busy server does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    async def handle_DATA(  # noqa: N802 - the name aiosmtpd calls
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        content = bytes(envelope.content or b"").replace(b"\r\n ", b" ")
+        if b"X-RCOI-Key: watchdog:" in content and not self.refused:
+            self.refused += 1
+            return "451 4.3.0 Try again later"
+        return await super().handle_DATA(server, session, envelope)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -52,7 +70,7 @@ def _text(message: EmailMessage) -> str:
 def test_the_watchdog_mails_over_smtp_once_and_without_personal_data(
     tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    handler = RecordingHandler()
+    handler = OnceBusyHandler()
     with smtp_server(handler) as port:
         for name, value in {
             "RCOI_SMTP_HOST": HOST,
@@ -72,6 +90,9 @@ def test_the_watchdog_mails_over_smtp_once_and_without_personal_data(
             assert sum(again["sent"].values()) == 0
         assert len(handler.envelopes) == len(delivered)  # the re-run sent nothing new
 
+    assert handler.refused == 1  # the busy answer was retried, and the retry delivered
+    keys = [_key(m) for _, m in watch]
+    assert len(keys) == len(set(keys)) == 7
     assert not (tmp_path / "outbox").exists()  # SMTP configured: no .eml files
     silent = next(s for s in document["stages"] if s["stage"] == "reconcile")["counts"]["by_kind"][
         "no_submission"
