@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # System packages later stages need; installed with apt only when missing.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-rus
+APT_PACKAGES := tesseract-ocr tesseract-ocr-rus fonts-dejavu-core
 OUT ?= out/demo
 PARTICIPANTS ?= 2000
 SEED ?= 42
@@ -54,6 +54,8 @@ bench: setup
 	$(BIN)/python -m bench.region_generation
 	$(BIN)/python -m bench.collect
 	$(BIN)/python -m bench.reconcile
+	$(BIN)/python -m bench.print_kits
+	$(BIN)/python -m bench.simulate
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

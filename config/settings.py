@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -49,6 +50,31 @@ class Settings(BaseSettings):
         default_factory=lambda: ["authority@edu.example"],
         description="The regional education authority: the last escalation level",
     )
+
+    topics_key: SecretStr | None = Field(
+        None,
+        description="Key of the topics vault: 32 bytes, URL-safe base64 (44 characters); unset: "
+        "a key generated into out_dir/secrets/topics.key (demo only)",
+    )
+    topics_public_url: str | None = Field(
+        None,
+        description="Public URL of out_dir/web/topics/ (e.g. https://rcoi.example/topics/): "
+        "checked by HTTP GET after publishing; unset: the files are read back instead",
+    )
+
+    @field_validator("topics_key")
+    @classmethod
+    def _topics_key_format(cls, value: SecretStr | None) -> SecretStr | None:
+        """A malformed key fails at start-up, not at 09:45; the message never echoes it."""
+        if value is None:
+            return value
+        try:
+            raw = base64.urlsafe_b64decode(value.get_secret_value().strip().encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("RCOI_TOPICS_KEY must be 32 bytes in URL-safe base64 (44 characters)")
+        return value
 
     @model_validator(mode="after")
     def _smtp_secret_present(self) -> Settings:

@@ -10,12 +10,16 @@ from prefect import flow
 
 from config.settings import Settings
 from flows.collect import collect
+from flows.print_kits import print_kits
+from flows.publish import demo_start, publish, publish_counts
 from flows.reconcile import reconcile
+from flows.simulate import simulate_exam
 from flows.watchdog import demo_instants, watchdog
 from tasks.adapters.plan_files import resolve_plan_path
-from tasks.campaign import write_campaign_summary
+from tasks.campaign import demo_coordinator_accepts, write_campaign_summary
 from tasks.domain.summary import StageSummary
 from tasks.plan import read_plan, store_plan
+from tasks.publish import load_topics
 from tasks.region import generate_region_files, load_region_structure
 
 
@@ -29,14 +33,31 @@ def campaign(
     error_rate: float = 0.0,
     silent_mouos: int = 0,
     registry_errors: int = 0,
+    auto_accept: bool = True,
+    simulate: bool = False,
 ) -> dict[str, Any]:
     """Resolve the plan, generate a region for its session, load its organisation into the
     regional database, collect the МОУО files, reconcile them, run the deadline watchdog on a
-    simulated clock, and write `<out>/summary.json`. Later stages join here as built."""
+    simulated clock, print (after the demo's simulated coordinator accepts what reconciliation
+    left open, unless `auto_accept` is off: then the campaign stops at the print gate), publish
+    the topics at 09:45 on a simulated clock, with `simulate` simulate the exam day (the scans
+    schools send back, with their ground truth), and write `<out>/summary.json`."""
     out_dir = Path(out)
     settings = Settings(out_dir=out_dir)
     the_plan = read_plan(resolve_plan_path(plan))
     exam_session = the_plan.session(session) if session else the_plan.sessions[0]
+    info = {
+        "plan": the_plan.id,
+        "region": the_plan.region.code,
+        "session": exam_session.id,
+        "participants": participants,
+        "seed": seed,
+        "error_rate": error_rate,
+        "silent_mouos": silent_mouos,
+        "registry_errors": registry_errors,
+        "auto_accept": auto_accept,
+        "simulate": simulate,
+    }
     entries = [StageSummary("plan", "completed", store_plan(settings, the_plan))]
     region_dir = out_dir / "region"
     generated = generate_region_files(
@@ -70,16 +91,32 @@ def campaign(
         for moment in demo_instants(the_plan, exam_session.id, timedelta(hours=24))
     }
     entries.append(StageSummary("watchdog", "completed", _watch_counts(watched)))
-    info = {
-        "plan": the_plan.id,
-        "region": the_plan.region.code,
-        "session": exam_session.id,
-        "participants": participants,
-        "seed": seed,
-        "error_rate": error_rate,
-        "silent_mouos": silent_mouos,
-        "registry_errors": registry_errors,
-    }
+    # Printing waits for the coordinator's decisions; the demo's simulated coordinator
+    # accepts what reconciliation left open (audit-logged under its own name).
+    accepted = (
+        demo_coordinator_accepts(settings, the_plan.id, exam_session.id) if auto_accept else 0
+    )
+    if reconciled["print_gate"] == "blocked" and not auto_accept:
+        entries.append(StageSummary("print", "blocked", {"open": reconciled["open"]}))
+        return write_campaign_summary(out_dir, info, entries)
+    printed = print_kits(out=out, plan=plan, session=exam_session.id, seed=seed)
+    entries.append(StageSummary("print", "completed", {**printed, "accepted_by_demo": accepted}))
+    # Topics sealed ahead of time, published at the instant on a simulated clock started a
+    # minute early (09:44 local): the run waits, never publishes early, mails every МОУО.
+    publish_at = demo_start(the_plan, exam_session.id)
+    if publish_at is not None:
+        load_topics(settings, the_plan, exam_session.id)
+        published = publish(plan=plan, session=exam_session.id, out=out, now=publish_at)
+        entries.append(StageSummary("publish", "completed", publish_counts(published)))
+    if simulate:
+        # The exam day, simulated: what the schools send back (scans, room records) and the
+        # ground truth the scan stage is measured against. Test equipment, not a plan stage.
+        simulated = simulate_exam(
+            print_dir=str(out_dir / "print" / exam_session.id), out=out, seed=seed
+        )
+        entries.append(StageSummary("exam_day", "completed", simulated))
+    else:
+        entries.append(StageSummary("exam_day", "skipped"))
     return write_campaign_summary(out_dir, info, entries)
 
 

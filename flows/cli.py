@@ -8,7 +8,7 @@ import shutil
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -34,6 +34,12 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(discrepancy_app, name="discrepancies")
 app.add_typer(region_app, name="region")
 app.add_typer(db_app, name="db")
+topics_app = typer.Typer(
+    help="Темы: загрузка в защищённое хранилище до публикации.", no_args_is_help=True
+)
+run_app = typer.Typer(help="Запуск этапа плана-графика оператором.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(run_app, name="run")
 
 
 def _prefect_environment(settings: Settings) -> None:
@@ -156,9 +162,19 @@ def demo(
     registry_errors: Annotated[
         int, typer.Option(min=0, help="межмуниципальные дубли и конфликты для выверки")
     ] = 3,
+    simulate: Annotated[
+        bool, typer.Option(help="моделировать день проведения: сканы бланков от ОО")
+    ] = True,
+    auto_accept: Annotated[
+        bool,
+        typer.Option(
+            help="демо-координатор принимает открытые расхождения, чтобы продолжить печать"
+        ),
+    ] = True,
 ) -> None:
     """Run the campaign flow on a generated region with injected errors (a share of bad rows,
-    one silent МОУО, cross-МОУО duplicates) and print its summary."""
+    one silent МОУО, cross-МОУО duplicates), print, publish the topics, simulate the exam day,
+    and print its summary."""
     settings = Settings(out_dir=out)
     _prefect_environment(settings)
     from flows.campaign import campaign
@@ -172,6 +188,8 @@ def demo(
         error_rate=error_rate,
         silent_mouos=silent_mouos,
         registry_errors=registry_errors,
+        simulate=simulate,
+        auto_accept=auto_accept,
     )
     typer.echo((out / "summary.md").read_text(encoding="utf-8"))
     typer.echo(f"Сводка: {out / 'summary.json'}")
@@ -222,6 +240,38 @@ def reconcile(
         )
 
 
+@app.command("print")
+def print_command(
+    out: Annotated[Path, typer.Option(help="папка результатов (база, печать)")] = Path("out"),
+    plan: Annotated[str, typer.Option(help="путь к YAML или id плана")] = "kemerovo-2017-essay",
+    session: Annotated[str | None, typer.Option(help="id срока")] = None,
+    reserve: Annotated[int, typer.Option(help="резервных комплектов на ОО")] = 2,
+    additional_share: Annotated[
+        float, typer.Option(help="доп. бланков записи: доля мест аудитории")
+    ] = 0.1,
+    workers: Annotated[int | None, typer.Option(help="процессов (по умолчанию: ядер)")] = None,
+) -> None:
+    """Print the session's kits and room forms: one PDF per school, layouts, manifest."""
+    settings = Settings(out_dir=out)
+    _prefect_environment(settings)
+    from flows.print_kits import print_kits
+    from tasks.errors import PrintBlocked
+
+    try:
+        summary = print_kits(
+            out=str(out),
+            plan=plan,
+            session=session,
+            reserve_per_school=reserve,
+            additional_share=additional_share,
+            workers=workers,
+        )
+    except PrintBlocked as exc:
+        typer.echo(f"Отказ: {exc.reason}.", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+
+
 @app.command()
 def watchdog(
     out: Annotated[Path, typer.Option(help="папка результатов (база, исходящие)")] = Path("out"),
@@ -263,6 +313,92 @@ def watchdog(
         return
     summary = watchdog_flow(out=str(out), plan=plan, session=session, now=moment)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+
+
+@topics_app.command("load")
+def topics_load(
+    plan: Annotated[str, typer.Option(help="путь к YAML или id плана")] = "kemerovo-2017-essay",
+    session: Annotated[str | None, typer.Option(help="id срока (дата экзамена)")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="файл тем YAML (по умолчанию config/topics/<срок>.yaml)")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="папка результатов (хранилище тем)")] = Path("out"),
+) -> None:
+    """Seal a session's topics into the vault, outside the web root (idempotent)."""
+    from tasks.adapters.plan_files import load_plan, resolve_plan_path
+    from tasks.adapters.topics import load_topics
+    from tasks.errors import RcoiError
+
+    try:
+        the_plan = load_plan(resolve_plan_path(plan))
+        session_id = the_plan.session(session).id if session else the_plan.sessions[0].id
+        result = load_topics(
+            Settings(out_dir=out), the_plan.id, session_id, the_plan.procedure, file
+        )
+    except RcoiError as exc:
+        typer.echo(f"Ошибка: {getattr(exc, 'reason', exc)}", err=True)
+        raise typer.Exit(2) from exc
+    if result.key.generated:
+        typer.echo(
+            f"Создан ключ хранилища тем {result.key.source} (права 0600; только для "
+            "демонстрации — в работе задайте RCOI_TOPICS_KEY).",
+            err=True,
+        )
+    state = {"stored": "загружены", "replaced": "заменены", "unchanged": "уже загружены"}
+    typer.echo(
+        f"Темы срока {session_id} ({result.topics}, направлений {result.directions}) "
+        f"{state[result.status]}: {result.path}"
+    )
+
+
+@run_app.command("publish")
+def run_publish(
+    plan: Annotated[str, typer.Option(help="путь к YAML или id плана")] = "kemerovo-2017-essay",
+    session: Annotated[str | None, typer.Option(help="id срока (дата экзамена)")] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(help="момент, ISO 8601 с поясом: не ждать, отказать, если рано"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="папка результатов (база, сайт, исходящие)")] = Path(
+        "out"
+    ),
+) -> None:
+    """Publish the session's topics: at or after the plan's instant (09:45 local), never
+    before. With --now, refuse (exit 1) when it is too early; without it, wait for it."""
+    from datetime import datetime
+
+    settings = Settings(out_dir=out)
+    moment = None
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError as exc:
+            typer.echo(f"Ошибка: момент {now!r} не в формате ISO 8601", err=True)
+            raise typer.Exit(2) from exc
+        if moment.tzinfo is None:
+            typer.echo("Ошибка: укажите часовой пояс момента, например +07:00", err=True)
+            raise typer.Exit(2)
+    from tasks.adapters.plan_files import load_plan, resolve_plan_path
+    from tasks.errors import RcoiError
+
+    try:  # a mistyped plan or session is the operator's, not a failed publication
+        the_plan = load_plan(resolve_plan_path(plan))
+        session_id = the_plan.session(session).id if session else the_plan.sessions[0].id
+    except RcoiError as exc:
+        typer.echo(f"Ошибка: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _prefect_environment(settings)
+    from flows.publish import publish
+
+    try:
+        summary = publish(plan=plan, session=session_id, out=str(out), now=moment, wait=now is None)
+    except RcoiError as exc:
+        typer.echo(f"Ошибка: {getattr(exc, 'reason', exc)}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+    typer.echo(summary["message"], err=True)
+    if summary["status"] == "too_early":
+        raise typer.Exit(1)
 
 
 def _session_id(settings: Settings, plan: str, session: str | None) -> tuple[Database, int]:
@@ -374,6 +510,146 @@ def discrepancies_accept(
 ) -> None:
     """Accept discrepancies as they are (a known, justified case); audit-logged."""
     _decide("accepted", ids, actor, note, out, plan, session)
+
+
+simulate_app = typer.Typer(
+    help="Моделирование: день экзамена — заполненные бланки, сканы, эталон.", no_args_is_help=True
+)
+app.add_typer(simulate_app, name="simulate")
+
+
+def _numbers(text: str | None, kind: type = float) -> tuple[Any, ...] | None:
+    """«60-90» or «200,300» as a tuple; exits with a message when malformed."""
+    if text is None:
+        return None
+    try:
+        return tuple(kind(v) for v in text.replace("-", ",").split(",") if v.strip())
+    except ValueError as exc:
+        typer.echo(f"Ошибка: ожидались числа, получено «{text}»", err=True)
+        raise typer.Exit(2) from exc
+
+
+@simulate_app.command("exam")
+def simulate_exam_command(
+    print_dir: Annotated[Path, typer.Option(help="папка печати: <out>/print/<срок>/")],
+    out: Annotated[Path, typer.Option(help="папка результатов (<out>/exam_day/<срок>/)")] = Path(
+        "out"
+    ),
+    seed: Annotated[int, typer.Option(help="зерно: то же зерно — те же файлы")] = 42,
+    topics: Annotated[str | None, typer.Option(help="номера тем через запятую")] = None,
+    preset: Annotated[str, typer.Option(help="эффекты сканирования: none, moderate, harsh")] = (
+        "moderate"
+    ),
+    off: Annotated[
+        list[str] | None, typer.Option(help="выключить эффект (можно несколько раз)")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="процессов (по умолчанию: ядер)")] = None,
+    absent: Annotated[float | None, typer.Option(help="доля неявившихся")] = None,
+    not_finished: Annotated[float | None, typer.Option(help="доля «Не закончил»")] = None,
+    removed: Annotated[float | None, typer.Option(help="доля «Удален»")] = None,
+    oral: Annotated[float | None, typer.Option(help="доля ОВЗ, выбравших устную форму")] = None,
+    short: Annotated[float | None, typer.Option(help="доля работ меньше нормы слов")] = None,
+    transcription_errors: Annotated[
+        float | None, typer.Option(help="доля ошибок переноса отметок эксперта")
+    ] = None,
+    cancelled_marks: Annotated[float | None, typer.Option(help="доля отменённых отметок")] = None,
+    code_errors: Annotated[
+        float | None, typer.Option(help="доля бланков с ошибкой в коде работы")
+    ] = None,
+    writers: Annotated[int | None, typer.Option(help="число почерков")] = None,
+    scan_unused: Annotated[
+        bool, typer.Option(help="сканировать неиспользованные резервные и доп. бланки")
+    ] = True,
+    rotation: Annotated[float | None, typer.Option(help="поворот до ±N градусов")] = None,
+    scale: Annotated[float | None, typer.Option(help="масштаб: отклонение до N (0.02)")] = None,
+    shift: Annotated[float | None, typer.Option(help="сдвиг листа до N мм")] = None,
+    perspective: Annotated[float | None, typer.Option(help="перспектива: углы до N мм")] = None,
+    blur: Annotated[float | None, typer.Option(help="размытие: sigma до N пикселей")] = None,
+    noise: Annotated[float | None, typer.Option(help="шум: sigma в уровнях серого")] = None,
+    speckles: Annotated[float | None, typer.Option(help="пылинок на страницу")] = None,
+    jpeg_quality: Annotated[str | None, typer.Option(help="качество JPEG, например 60-90")] = None,
+    binarize: Annotated[float | None, typer.Option(help="доля сканеров 1 бит")] = None,
+    dpi: Annotated[str | None, typer.Option(help="разрешения сканеров, например 200,300")] = None,
+    turned: Annotated[float | None, typer.Option(help="доля страниц вверх ногами")] = None,
+    missing: Annotated[float | None, typer.Option(help="доля недоставленных страниц")] = None,
+    duplicates: Annotated[
+        float | None, typer.Option(help="доля страниц, отсканированных дважды")
+    ] = None,
+    unreadable: Annotated[float | None, typer.Option(help="доля нечитаемых изображений")] = None,
+    formats: Annotated[
+        str | None, typer.Option(help="веса форматов: jpeg=5,png=1,tiff=1,tiff-multi=2")
+    ] = None,
+    pdf_batches: Annotated[int | None, typer.Option(help="сколько ОО сдают PDF")] = None,
+) -> None:
+    """Simulate the exam day from printed kits: filled-in blanks scanned as schools deliver
+    them, plus the ground truth and the room records (docs/exam-day-simulator.md)."""
+    settings = Settings(out_dir=out)
+    _prefect_environment(settings)
+    from flows.simulate import simulate_exam
+    from tasks.errors import RcoiError
+
+    exam = {
+        "absent": absent,
+        "not_finished": not_finished,
+        "removed": removed,
+        "oral_unregistered": oral,
+        "short": short,
+        "transcription_errors": transcription_errors,
+        "cancelled_marks": cancelled_marks,
+        "code_errors": code_errors,
+        "writers": writers,
+        "scan_unused": scan_unused,
+    }
+    weights = None
+    if formats is not None:
+        try:
+            weights = {k.strip(): float(v) for k, v in (p.split("=") for p in formats.split(","))}
+        except ValueError as exc:
+            typer.echo(f"Ошибка: форматы задаются как jpeg=5,png=1, получено «{formats}»", err=True)
+            raise typer.Exit(2) from exc
+    effects = {
+        "rotation_deg": rotation,
+        "scale": scale,
+        "shift_mm": shift,
+        "perspective_mm": perspective,
+        "blur_px": blur,
+        "noise": noise,
+        "speckles": speckles,
+        "jpeg_quality": _numbers(jpeg_quality, int),
+        "binarize": binarize,
+        "dpi": _numbers(dpi, int),
+        "turned": turned,
+        "missing": missing,
+        "duplicates": duplicates,
+        "unreadable": unreadable,
+        "formats": weights,
+        "pdf_batches": pdf_batches,
+    }
+    from tasks.domain.exam_day import exam_day_options
+    from tasks.domain.exam_day_scans import scan_options
+
+    chosen = [t.strip() for t in topics.split(",")] if topics else None
+    effect_values = {k: v for k, v in effects.items() if v is not None}
+    switched_off = [name.strip() for item in off or [] for name in item.split(",")]
+    exam_values = {k: v for k, v in exam.items() if v is not None}
+    try:  # wrong options fail here, before a Prefect server starts
+        scan_options(preset, effect_values, switched_off)
+        exam_day_options(seed, chosen, exam_values)
+        summary = simulate_exam(
+            print_dir=str(print_dir),
+            out=str(out),
+            seed=seed,
+            topics=chosen,
+            preset=preset,
+            effects=effect_values,
+            off=switched_off,
+            exam=exam_values,
+            workers=workers,
+        )
+    except RcoiError as exc:
+        typer.echo(f"Ошибка: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 
 @app.command()

@@ -10,9 +10,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
+from config.settings import Settings
 from tasks.domain.summary import StageSummary, summary_document, summary_markdown
 
-__all__ = ["write_campaign_summary"]
+__all__ = ["DEMO_COORDINATOR", "demo_coordinator_accepts", "write_campaign_summary"]
 
 
 @task(name="write-summary", cache_policy=NONE)
@@ -43,3 +44,46 @@ def write_campaign_summary(
         description="Этапы кампании и их показатели",
     )
     return document
+
+
+DEMO_COORDINATOR = "демо-координатор (симуляция)"
+
+
+@task(name="demo-coordinator-decides", cache_policy=NONE)
+def demo_coordinator_accepts(settings: Settings, campaign_code: str, session_code: str) -> int:
+    """The demo's simulated coordinator accepts every open critical discrepancy so that the
+    campaign can go on to print; each decision is audit-logged under its own clear name. A
+    real coordinator decides one by one with `rcoi discrepancies`."""
+    from sqlalchemy import select
+
+    from tasks.adapters.database import bootstrap
+    from tasks.adapters.models import Discrepancy
+    from tasks.adapters.reconciliation import close_discrepancy
+    from tasks.adapters.submissions import session_info
+    from tasks.adapters.unit_of_work import UnitOfWork
+
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            info = session_info(uow.session, campaign_code, session_code)
+            ids = list(
+                uow.session.scalars(
+                    select(Discrepancy.id).where(
+                        Discrepancy.session_id == info.id,
+                        Discrepancy.status == "open",
+                        Discrepancy.severity == "critical",
+                    )
+                )
+            )
+            for discrepancy_id in ids:
+                close_discrepancy(
+                    uow.session,
+                    discrepancy_id,
+                    "accepted",
+                    DEMO_COORDINATOR,
+                    "демонстрация: принято автоматически, чтобы продолжить печать",
+                )
+            uow.commit()
+    finally:
+        database.dispose()
+    return len(ids)

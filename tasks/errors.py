@@ -8,8 +8,12 @@ __all__ = [
     "DataError",
     "InvalidIdentifier",
     "PlanError",
+    "PrintBlocked",
+    "PublishError",
     "RcoiError",
     "RegistryError",
+    "TransientError",
+    "VaultError",
 ]
 
 
@@ -43,3 +47,20 @@ class PlanError(RcoiError):
 
 class RegistryError(RcoiError):
     """The regional database refused an operation (constraint, connection, migration)."""
+
+
+class TransientError(RcoiError):
+    """A failure that may pass when tried again shortly (a busy share, a slow web server):
+    `tasks.retries.transient_failure` retries it. Mixed into the stage's own error classes."""
+
+
+class PublishError(RcoiError):
+    """The topics could not be loaded or published (too early, no page, page not live)."""
+
+
+class VaultError(PublishError):
+    """The sealed topics cannot be read or written: no key, a wrong key, a damaged file."""
+
+
+class PrintBlocked(DataError):
+    """Printing is refused: reconciliation has open critical discrepancies."""

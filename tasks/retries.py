@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.adapters.mail import is_transient
+from tasks.errors import TransientError
 
 __all__ = ["transient_failure"]
 
@@ -15,5 +16,7 @@ def transient_failure(task: Any, task_run: Any, state: Any) -> bool:
     try:
         state.result()
     except Exception as exc:
-        return is_transient(exc) or "database is locked" in str(exc)
+        return (
+            is_transient(exc) or isinstance(exc, TransientError) or "database is locked" in str(exc)
+        )
     return False

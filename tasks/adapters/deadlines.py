@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from tasks.adapters.models import ExamSession, Mouo, PlanStage, StageCompletion
+from tasks.domain.publish import PUBLISH_GRACE
 from tasks.domain.watchdog import Check
 
-__all__ = ["TRACKED_STAGES", "completion_checks"]
+__all__ = ["DUE_AFTER_START", "TRACKED_STAGES", "completion_checks"]
 
 # Stages whose completion the system itself records (stage -> the responsible party kind of
 # the plan). A stage joins here when its flow marks `stage_completion`; the others are people's
 # work outside the system (forming commissions, holding the exam) and are not watched.
-TRACKED_STAGES: Mapping[str, str] = {"collect": "mouo", "reconcile": "rcoi"}
+TRACKED_STAGES: Mapping[str, str] = {
+    "collect": "mouo",
+    "reconcile": "rcoi",
+    "print": "rcoi",
+    "publish": "rcoi",
+}
+# Stages due a grace after their start instead of at their end: topics due at 09:45 are late
+# at 09:47, although the plan row runs to the end of the day (or has no end, «с 07.30»).
+DUE_AFTER_START: Mapping[str, timedelta] = {"publish": PUBLISH_GRACE}
 
 
 def completion_checks(
@@ -27,7 +37,13 @@ def completion_checks(
         .join(ExamSession, PlanStage.session_id == ExamSession.id)
         .where(
             PlanStage.session_id.in_(session_ids),
-            PlanStage.due_at.is_not(None),
+            or_(
+                PlanStage.due_at.is_not(None),
+                and_(
+                    PlanStage.automated_stage.in_(list(DUE_AFTER_START)),
+                    PlanStage.starts_at.is_not(None),
+                ),
+            ),
             PlanStage.automated_stage.in_(list(tracked)),
         )
     ).all()
@@ -45,14 +61,16 @@ def completion_checks(
         if kind not in stage.responsible:
             continue
         parties = mouos if kind == "mouo" else ["rcoi"]
-        assert stage.due_at is not None
+        grace = DUE_AFTER_START.get(stage.automated_stage or "")
+        due = stage.starts_at + grace if grace and stage.starts_at else stage.due_at
+        assert due is not None
         checks += [
             Check(
                 plan_stage_id=stage.id,
                 session_code=session_code,
                 stage_key=stage.stage_key,
                 title=stage.title,
-                due=stage.due_at,
+                due=due,
                 zone=stage.zone,
                 party=party,
                 completed=(stage.id, party) in done,

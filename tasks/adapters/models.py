@@ -349,14 +349,25 @@ class Discrepancy(Base):
 
 
 class Work(Base):
-    """A printed kit with its unique work code; reserve kits have no registration."""
+    """A printed code with its blanks: a participant's kit (`kit`), a school's reserve kit
+    (`reserve`, no registration), or a room's additional answer blank (`additional`, linked to
+    a work by the code written on it). Codes share one space, so none is ever issued twice."""
 
     __tablename__ = "work"
+    __table_args__ = (
+        CheckConstraint("kind IN ('kit', 'reserve', 'additional')", name="kind"),
+        UniqueConstraint("session_id", "school_id", "kind", "sequence"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     work_code: Mapped[str] = mapped_column(String(12), unique=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"), index=True)
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), unique=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12), default="kit", server_default="kit")
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"))
+    # Reserve kits and additional blanks: their number within the school (kind) or room, so
+    # that a re-print reuses them; kits: null (the registration is their key).
+    sequence: Mapped[int | None]
     reserve: Mapped[bool] = mapped_column(Boolean, default=False)
     printed_at: Mapped[datetime | None]
     not_finished: Mapped[bool] = mapped_column(Boolean, default=False)  # «Не закончил», ИС-08

@@ -17,6 +17,7 @@ STAGE_TITLES_RU: dict[str, str] = {
     "watchdog": "Контроль сроков: напоминания и уведомления",
     "print": "Печать комплектов и форм",
     "publish": "Публикация тем в 09:45 по местному времени",
+    "exam_day": "День проведения (моделирование): сканы бланков от ОО",
     "copy": "Копирование бланков",
     "grade": "Проверка и оценивание",
     "scan": "Сканирование оригиналов",
@@ -24,13 +25,19 @@ STAGE_TITLES_RU: dict[str, str] = {
     "upload": "Передача в ФЦТ",
     "inform": "Информирование участников",
 }
-STATUS_RU = {"completed": "выполнено", "failed": "ошибка", "not_built": "ещё не реализовано"}
+STATUS_RU = {
+    "completed": "выполнено",
+    "blocked": "заблокировано",
+    "skipped": "не запускалось",
+    "failed": "ошибка",
+    "not_built": "ещё не реализовано",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class StageSummary:
     stage: str
-    status: str  # completed | failed | not_built
+    status: str  # completed | blocked | skipped | failed | not_built
     counts: dict[str, Any] = field(default_factory=dict)
     note: str = ""
 

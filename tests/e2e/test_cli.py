@@ -140,6 +140,13 @@ def test_demo_runs_without_a_server_and_writes_the_summary(tmp_path: Path) -> No
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert summary["campaign"]["participants"] == 300
     assert "Сводка кампании" in result.stdout
+    stages = {stage["stage"]: stage for stage in summary["stages"]}
+    for stage in ("collect", "reconcile", "watchdog", "print", "publish", "exam_day"):
+        assert stages[stage]["status"] == "completed", stage
+    assert stages["print"]["counts"]["pages"] > 0
+    assert stages["publish"]["counts"]["published_at"].startswith("2017-12-06T09:45:00")
+    assert stages["exam_day"]["counts"]["pages_issued"] == stages["print"]["counts"]["pages"]
+    assert (tmp_path / "exam_day" / "2017-12-06" / "ground_truth.json").is_file()
 
 
 @pytest.mark.slow
@@ -147,7 +154,11 @@ def test_the_coordinator_works_through_the_discrepancies_and_the_watchdog_by_com
     tmp_path: Path,
 ) -> None:
     out = str(tmp_path)
-    result = rcoi("demo", "--participants", "1500", "--seed", "7", "--out", out)
+    result = rcoi(
+        "demo",
+        *("--participants", "1500", "--seed", "7", "--out", out),
+        *("--no-auto-accept", "--no-simulate"),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     stages = {stage["stage"]: stage for stage in summary["stages"]}
@@ -162,6 +173,11 @@ def test_the_coordinator_works_through_the_discrepancies_and_the_watchdog_by_com
     assert "печать заблокирована" in listed.stdout
     ids = [line.split("\t")[0] for line in listed.stdout.splitlines() if "\tcritical\t" in line]
     assert len(ids) == cases + 1
+    assert stages["print"]["status"] == "blocked"
+    blocked = rcoi("print", "--out", out)
+    assert blocked.returncode == 1
+    assert f"открытых критических расхождений выверки — {cases + 1}" in blocked.stderr
+    assert not (tmp_path / "print").exists()
     refused = rcoi("discrepancies", "accept", *ids, "--actor", "coord", "--note", " ", "--out", out)
     assert refused.returncode == 2
     assert "--note" in refused.stderr
@@ -179,6 +195,10 @@ def test_the_coordinator_works_through_the_discrepancies_and_the_watchdog_by_com
     again = rcoi("reconcile", "--out", out)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout)["print_gate"] == "open"
+    printed = rcoi("print", "--out", out)
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert json.loads(printed.stdout)["kits"] > 0
+    assert (tmp_path / "print" / "2017-12-06" / "manifest.json").is_file()
 
     instant = next(iter(stages["watchdog"]["counts"]["by_instant"]))
     watched = rcoi("watchdog", "--out", out, "--now", instant)
@@ -259,30 +279,40 @@ def test_demo_runs_are_visible_on_a_running_server(prefect_server: str, tmp_path
         os.environ, RCOI_PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "client-home")
     )
     result = rcoi(
-        "demo", "--participants", "200", "--seed", "3", "--out", str(tmp_path / "o"), env=env
+        "demo",
+        *("--participants", "200", "--seed", "3", "--out", str(tmp_path / "o"), "--no-simulate"),
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    runs = _post(f"{prefect_server}/flow_runs/filter", {"limit": 10})
+    runs = _post(f"{prefect_server}/flow_runs/filter", {"limit": 20})
     assert isinstance(runs, list)
     states = [run["state_type"] for run in runs]
-    # the campaign, its collect and reconcile subflows, and the watchdog at three instants
-    assert states == ["COMPLETED"] * 6
+    # the campaign, its collect and reconcile subflows, the watchdog at three instants,
+    # print and publish
+    assert states == ["COMPLETED"] * 8
     flows = _post(f"{prefect_server}/flows/filter", {"limit": 10})
     assert isinstance(flows, list)
     assert sorted(flow["name"] for flow in flows) == [
         "campaign",
         "collect",
+        "print",
+        "publish",
         "reconcile",
         "watchdog",
     ]
     # the notices went out as Prefect events too, for automations to act on
-    wanted = {"rcoi.deadline.reminder", "rcoi.deadline.alert", "rcoi.deadline.escalation"}
+    wanted = {
+        "rcoi.deadline.reminder",
+        "rcoi.deadline.alert",
+        "rcoi.deadline.escalation",
+        "rcoi.topics.published",
+    }
     deadline = time.monotonic() + 60
     seen: set[str] = set()
     while not wanted <= seen and time.monotonic() < deadline:
         found = _post(
             f"{prefect_server}/events/filter",
-            {"filter": {"event": {"prefix": ["rcoi.deadline."]}}, "limit": 50},
+            {"filter": {"event": {"prefix": ["rcoi."]}}, "limit": 50},
         )
         assert isinstance(found, dict)
         seen = {event["event"] for event in found["events"]}

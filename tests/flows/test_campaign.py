@@ -51,9 +51,50 @@ def test_the_campaign_writes_a_summary_entry_for_every_stage(tmp_path: Path) -> 
     assert stages["reconcile"]["counts"]["print_gate"] == "open"
     assert stages["watchdog"]["status"] == "completed"
     assert stages["watchdog"]["counts"]["notified"] == []  # everybody submitted in time
-    assert stages["print"]["status"] == "not_built"
+    assert stages["print"]["status"] == "completed"
+    assert stages["print"]["counts"]["kits"] == 400
+    assert stages["print"]["counts"]["accepted_by_demo"] == 0  # nothing was left open
+    assert stages["publish"]["status"] == "completed"
+    published = stages["publish"]["counts"]
+    assert published["published_at"] == "2017-12-06T09:45:00+07:00"  # waited from 09:44
+    assert published["lateness_s"] == 0.0
+    assert published["topics"] == 7
+    assert published["mails_sent"] == stages["load_region"]["counts"]["mouos"]["offered"]
     assert written["campaign"]["session"] == "2017-12-06"
     assert "Сводка кампании" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+
+
+def test_the_demo_campaign_prints_publishes_at_0945_and_simulates_the_exam_day(
+    tmp_path: Path,
+) -> None:
+    document = campaign(participants=120, seed=17, out=str(tmp_path), simulate=True)
+    stages = {entry["stage"]: entry for entry in document["stages"]}
+    printed, published, day = (stages[s]["counts"] for s in ("print", "publish", "exam_day"))
+    assert stages["exam_day"]["status"] == "completed"
+    assert printed["kits"] == 120
+    assert published["published_at"].startswith("2017-12-06T09:45:00")
+    truth = json.loads(
+        (tmp_path / "exam_day" / "2017-12-06" / "ground_truth.json").read_text(encoding="utf-8")
+    )
+    assert (
+        day["present"] + day["absent"]
+        == printed["kits"]
+        == len([w for w in truth["works"] if w["kind"] == "kit"])
+    )
+    # every printed page is either an image the schools sent back or listed as missing
+    manifest = json.loads(
+        (tmp_path / "print" / "2017-12-06" / "manifest.json").read_text(encoding="utf-8")
+    )
+    assert sum(f["page_count"] for f in manifest["files"]) == printed["pages"]
+    assert len(truth["pages"]) == printed["pages"]
+    assert day["pages_issued"] == printed["pages"]
+    assert (
+        day["pages_scanned"] + day["pages_missing"] + day["pages_not_scanned"] == printed["pages"]
+    )
+    scans = list((tmp_path / "exam_day" / "2017-12-06" / "scans").rglob("*.*"))
+    assert len(scans) == day["files"]
+    codes = {w["work_code"] for w in manifest["works"]}
+    assert not [p.name for p in scans if any(code in p.name for code in codes)]
 
 
 def test_running_the_campaign_twice_duplicates_nothing(tmp_path: Path) -> None:
@@ -77,7 +118,10 @@ def test_running_the_campaign_twice_duplicates_nothing(tmp_path: Path) -> None:
     assert _count(tmp_path, Participant) == _count(tmp_path, Registration) == 300
     mouos = stages["load_region"]["counts"]["mouos"]["offered"]
     outbox = list((tmp_path / "outbox").glob("*.eml"))
-    assert len(outbox) == stages["collect"]["counts"]["files"] + mouos  # collect + reconcile
+    # collect reports, reconcile reports and the topics (once, at the first run)
+    assert len(outbox) == stages["collect"]["counts"]["files"] + 2 * mouos
+    assert stages["publish"]["counts"]["status"] == "already_published"
+    assert stages["publish"]["counts"]["mails_sent"] == 0
 
 
 def test_collect_rejects_exactly_the_injected_errors(tmp_path: Path) -> None:
@@ -215,10 +259,17 @@ def test_the_coordinators_decisions_open_the_print_gate_and_survive_a_rerun(
     from tasks.adapters.unit_of_work import UnitOfWork
 
     document = campaign(
-        participants=800, seed=3, out=str(tmp_path), silent_mouos=1, registry_errors=3
+        participants=800,
+        seed=3,
+        out=str(tmp_path),
+        silent_mouos=1,
+        registry_errors=3,
+        auto_accept=False,
     )
-    reconciled = {e["stage"]: e for e in document["stages"]}["reconcile"]["counts"]
-    assert reconciled["print_gate"] == "blocked"
+    stages = {e["stage"]: e for e in document["stages"]}
+    assert stages["reconcile"]["counts"]["print_gate"] == "blocked"
+    assert stages["print"]["status"] == "blocked"  # no kit is printed before the decisions
+    assert not (tmp_path / "print").exists()
     database = bootstrap(Settings(out_dir=tmp_path))
     with UnitOfWork(database.session_factory) as uow:
         ids = list(

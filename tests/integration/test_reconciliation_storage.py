@@ -782,23 +782,46 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_reconcile
         checks = completion_checks(uow.session, [sessions.first])
         collect = plan_stage_id(uow.session, sessions.first, "collect")
         reconcile = plan_stage_id(uow.session, sessions.first, "reconcile")
+        publish = plan_stage_id(uow.session, sessions.first, "publish")
+        printing = plan_stage_id(uow.session, sessions.first, "print")
     assert sorted((c.plan_stage_id, c.party, c.completed) for c in checks) == sorted(
-        [(collect, "42-01", False), (collect, "42-02", False), (reconcile, "rcoi", False)]
+        [
+            (collect, "42-01", False),
+            (collect, "42-02", False),
+            (reconcile, "rcoi", False),
+            (printing, "rcoi", False),
+            (publish, "rcoi", False),
+        ]
     )
-    by_party = {c.party: c for c in checks}
-    assert by_party["42-01"].stage_key == "submit_participants"
-    assert by_party["rcoi"].stage_key == "load_registry"
+    by_stage = {(c.stage_key, c.party): c for c in checks}
+    assert set(by_stage) == {
+        ("submit_participants", "42-01"),
+        ("submit_participants", "42-02"),
+        ("load_registry", "rcoi"),
+        ("print_kits", "rcoi"),
+        ("publish_topics", "rcoi"),
+    }
     assert {c.session_code for c in checks} == {FIRST}
     assert {c.zone for c in checks} == {"Asia/Novokuznetsk"}
-    assert {c.due for c in checks} == {datetime(2017, 11, 23, tzinfo=NOVOKUZNETSK)}
+    # the topics are due at 09:45 and late two minutes later, not at the end of the day
+    assert by_stage["publish_topics", "rcoi"].due == datetime(
+        2017, 12, 6, 9, 47, tzinfo=NOVOKUZNETSK
+    )
+    # printing: «не позднее чем за день до проведения», the 5th inclusive
+    assert by_stage["print_kits", "rcoi"].due == datetime(2017, 12, 6, tzinfo=NOVOKUZNETSK)
+    assert {c.due for c in checks if c.stage_key not in ("publish_topics", "print_kits")} == {
+        datetime(2017, 11, 23, tzinfo=NOVOKUZNETSK)
+    }
 
 
 def test_a_completion_counts_only_for_the_party_that_completed(
     database: Database, sessions: Sessions
 ) -> None:
     def completed(session_id: int) -> dict[str, bool]:
+        tracked = {"collect": "mouo", "reconcile": "rcoi"}  # one "rcoi" check: reconcile's
         with UnitOfWork(database.session_factory) as uow:
-            return {c.party: c.completed for c in completion_checks(uow.session, [session_id])}
+            checks = completion_checks(uow.session, [session_id], tracked)
+            return {c.party: c.completed for c in checks}
 
     with UnitOfWork(database.session_factory) as uow:
         collect = plan_stage_id(uow.session, sessions.first, "collect")

@@ -1,0 +1,231 @@
+"""Prefect tasks of the exam-day simulator: plan the day, scan the schools' batches, write the
+ground truth and the room records (docs/exam-day-simulator.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NONE
+
+from config import TOPICS_DIR
+from tasks.adapters.exam_day_files import (
+    SchoolScanned,
+    read_print_dir,
+    replace_folder,
+    scan_schools,
+    school_jobs,
+    session_topics,
+    write_ground_truth,
+    write_room_records,
+)
+from tasks.domain.exam_day import (
+    ExamDayOptions,
+    PageInk,
+    PrintManifest,
+    WorkOutcome,
+    decide_works,
+    exam_day_options,
+    ground_truth,
+    ink_pages,
+    room_records,
+    scanned_pages,
+    writers,
+)
+from tasks.domain.exam_day_scans import ScanOptions, ScanPlan, plan_scans
+
+__all__ = ["ExamDayPlan", "ScanRun", "plan_exam_day", "scan_batches", "write_exam_day"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExamDayPlan:
+    """Everything decided before a single pixel is drawn."""
+
+    print_dir: Path
+    manifest: PrintManifest
+    manifest_sha256: str
+    options: ExamDayOptions
+    preset: str
+    outcomes: tuple[WorkOutcome, ...]
+    inks: dict[str, PageInk]
+    scans: ScanPlan
+
+    @property
+    def noise_seed(self) -> int:
+        return int(hashlib.sha256(f"{self.options.seed}|noise".encode()).hexdigest()[:8], 16)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRun:
+    schools: list[SchoolScanned]
+    seconds: float
+
+
+@task(name="plan-exam-day", cache_policy=NONE)
+def plan_exam_day(
+    print_dir: Path,
+    seed: int,
+    topics: list[str] | None,
+    exam: dict[str, Any] | None,
+    scan: ScanOptions,
+    preset: str,
+) -> ExamDayPlan:
+    """Read the print folder and decide the day: every work's fate and handwriting, every
+    school's scanner, every page's effects and files. Topics: the given numbers, else the
+    session's topics file (config/topics/<session>.yaml), else one per 2017/18 direction."""
+    logger = get_run_logger()
+    manifest = read_print_dir(print_dir)
+    chosen = topics or session_topics(TOPICS_DIR, manifest.session)
+    options = exam_day_options(seed, chosen, exam)
+    outcomes = tuple(decide_works(manifest, options))
+    inks = ink_pages(outcomes, options)
+    scans = plan_scans(scanned_pages(manifest, outcomes, options), scan, seed)
+    digest = hashlib.sha256((print_dir / "manifest.json").read_bytes()).hexdigest()
+    logger.info(
+        "exam day %s planned: %d works, %d pages written on, %d images in %d files, "
+        "%d pages missing",
+        manifest.session,
+        len(outcomes),
+        len(inks),
+        sum(len(f.frames) for files in scans.files.values() for f in files),
+        sum(len(files) for files in scans.files.values()),
+        len(scans.missing),
+    )
+    return ExamDayPlan(print_dir, manifest, digest, options, preset, outcomes, inks, scans)
+
+
+@task(name="scan-batches", cache_policy=NONE)
+def scan_batches(plan: ExamDayPlan, work_dir: Path, workers: int | None) -> ScanRun:
+    """Render, write on and scan every school's batch into `work_dir/scans/<school>/`, on a
+    process pool; a progress artifact follows the schools."""
+    logger = get_run_logger()
+    if work_dir.exists():
+        shutil.rmtree(work_dir)  # a killed run's leftovers
+    jobs = school_jobs(
+        plan.manifest,
+        plan.print_dir,
+        work_dir / "scans",
+        plan.inks,
+        plan.scans,
+        writers(plan.options.writers, plan.options.seed),
+        plan.noise_seed,
+    )
+    (work_dir / "scans").mkdir(parents=True, exist_ok=True)
+    progress = create_progress_artifact(
+        0.0, key="exam-day-scans", description="Сканирование: готово ОО, %"
+    )
+    assert isinstance(progress, UUID)  # a task runs synchronously
+    finished = 0
+
+    def _progress(_: SchoolScanned) -> None:
+        nonlocal finished
+        finished += 1
+        update_progress_artifact(progress, 100.0 * finished / max(len(jobs), 1))
+
+    started = time.perf_counter()
+    done = scan_schools(jobs, workers or os.cpu_count() or 1, _progress)
+    seconds = time.perf_counter() - started
+    images = sum(d.images for d in done)
+    logger.info(
+        "scanned %d images of %d schools in %.1f s (%.1f images/s)",
+        images,
+        len(done),
+        seconds,
+        images / seconds if seconds else 0.0,
+    )
+    return ScanRun(done, seconds)
+
+
+@task(name="write-exam-day", cache_policy=NONE)
+def write_exam_day(plan: ExamDayPlan, run: ScanRun, work_dir: Path, folder: Path) -> dict[str, Any]:
+    """Write the ground truth and the room records beside the scans, swap the run in for the
+    previous one, and report counts (codes and counts only) as artifacts."""
+    logger = get_run_logger()
+    meta = {
+        "seed": plan.options.seed,
+        "preset": plan.preset,
+        "print_manifest_sha256": plan.manifest_sha256,
+    }
+    truth = ground_truth(plan.manifest, plan.outcomes, plan.inks, plan.scans, plan.options, meta)
+    write_ground_truth(work_dir, truth)
+    write_room_records(work_dir, room_records(plan.outcomes))
+    replace_folder(work_dir, folder)
+    counts = truth["counts"]
+    images = counts["images"]
+    scanned, seconds = run.schools, run.seconds
+    summary: dict[str, Any] = {
+        "session": plan.manifest.session,
+        "folder": str(folder),
+        "ground_truth": str(folder / "ground_truth.json"),
+        "schools": len(scanned),
+        "seconds": round(seconds, 1),
+        "images_per_second": round(images / seconds, 1) if seconds else None,
+        "bytes": sum(s.bytes for s in scanned),
+        **counts,
+    }
+    per_school = Counter(p.school_code for p in plan.manifest.pages)
+    missing = Counter(m["school_code"] for m in truth["missing"])
+    create_table_artifact(
+        key="exam-day-schools",
+        table=[
+            {
+                "ОО": s.school_code,
+                "страниц выдано": per_school[s.school_code],
+                "не доставлено": missing[s.school_code],
+                "изображений": s.images,
+                "файлов": s.files,
+                "формат": plan.scans.scanners[s.school_code].file_format,
+                "dpi": plan.scans.scanners[s.school_code].dpi,
+                "секунд": round(s.seconds, 1),
+            }
+            for s in scanned
+        ],
+        description="День экзамена: сканы по ОО (без персональных данных)",
+    )
+    create_markdown_artifact(
+        key="exam-day-summary",
+        markdown=_markdown(summary),
+        description="День экзамена (моделирование): итог",
+    )
+    logger.info(
+        "exam day %s written: %d present, %d absent, %d images, %d missing pages → %s",
+        plan.manifest.session,
+        counts["present"],
+        counts["absent"],
+        images,
+        counts["pages_missing"],
+        folder,
+    )
+    return summary
+
+
+def _markdown(s: dict[str, Any]) -> str:
+    return (
+        f"## День экзамена {s['session']} (моделирование)\n\n"
+        f"| | |\n|---|---:|\n"
+        f"| комплектов | {s['kits']} |\n| явились | {s['present']} |\n"
+        f"| не явились | {s['absent']} |\n| «Не закончил» | {s['not_finished']} |\n"
+        f"| «Удален» | {s['removed']} |\n| в устной форме | {s['oral']} |\n"
+        f"| проверено экспертами | {s['graded']} |\n| зачет | {s['passed']} |\n"
+        f"| ошибки переноса отметок | {s['transcription_errors']} |\n"
+        f"| доп. бланков использовано | {s['additional_used']} |\n"
+        f"| страниц выдано | {s['pages_issued']} |\n| не доставлено | {s['pages_missing']} |\n"
+        f"| изображений | {s['images']} (дублей {s['duplicates']}, "
+        f"нечитаемых {s['unreadable']}, перевёрнуто {s['turned']}) |\n"
+        f"| файлов | {s['files']} {s['by_format']} |\n"
+        f"| скорость | {s['images_per_second']} изобр./с за {s['seconds']} с |\n"
+    )
