@@ -7,15 +7,12 @@ import secrets
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
@@ -25,7 +22,6 @@ from tasks.adapters.contracts import load_contract, run_contract
 from tasks.adapters.database import bootstrap
 from tasks.adapters.print_files import (
     SchoolJob,
-    SchoolPrinted,
     default_fonts,
     print_schools,
     write_layouts,
@@ -58,6 +54,7 @@ from tasks.domain.print_kits import (
     works_frame,
 )
 from tasks.errors import ContractError, PrintBlocked
+from tasks.progress import progress_counter
 from tasks.retries import transient_failure
 
 __all__ = ["print_session"]
@@ -242,18 +239,8 @@ def print_session(
                     title,
                 )
             )
-        progress = create_progress_artifact(
-            0.0, key="print-progress", description="Печать: готово ОО, %"
-        )
-        assert isinstance(progress, UUID)  # a task runs synchronously
-        done_count = 0
-
-        def _progress(_: SchoolPrinted) -> None:
-            nonlocal done_count
-            done_count += 1
-            update_progress_artifact(progress, 100.0 * done_count / max(len(jobs), 1))
-
-        printed = print_schools(jobs, workers or os.cpu_count() or 1, _progress)
+        advance = progress_counter("print-progress", "Печать: готово ОО, %", len(jobs))
+        printed = print_schools(jobs, workers or os.cpu_count() or 1, advance)
         rooms_of = dict(works.select("work_code", "room").iter_rows())
         files = {
             p.school_code: {

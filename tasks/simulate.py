@@ -11,14 +11,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.cache_policies import NONE
 
@@ -47,6 +44,7 @@ from tasks.domain.exam_day import (
     writers,
 )
 from tasks.domain.exam_day_scans import ScanOptions, ScanPlan, plan_scans
+from tasks.progress import progress_counter
 
 __all__ = ["ExamDayPlan", "ScanRun", "plan_exam_day", "scan_batches", "write_exam_day"]
 
@@ -125,19 +123,9 @@ def scan_batches(plan: ExamDayPlan, work_dir: Path, workers: int | None) -> Scan
         plan.noise_seed,
     )
     (work_dir / "scans").mkdir(parents=True, exist_ok=True)
-    progress = create_progress_artifact(
-        0.0, key="exam-day-scans", description="Сканирование: готово ОО, %"
-    )
-    assert isinstance(progress, UUID)  # a task runs synchronously
-    finished = 0
-
-    def _progress(_: SchoolScanned) -> None:
-        nonlocal finished
-        finished += 1
-        update_progress_artifact(progress, 100.0 * finished / max(len(jobs), 1))
-
+    advance = progress_counter("exam-day-scans", "Сканирование: готово ОО, %", len(jobs))
     started = time.perf_counter()
-    done = scan_schools(jobs, workers or os.cpu_count() or 1, _progress)
+    done = scan_schools(jobs, workers or os.cpu_count() or 1, advance)
     seconds = time.perf_counter() - started
     images = sum(d.images for d in done)
     logger.info(

@@ -14,14 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing
 import os
 import shutil
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from PIL import Image
 
 from tasks.adapters.handwriting import draw_page
 from tasks.adapters.scan_effects import NoiseBank, scan_image
+from tasks.adapters.school_pool import run_per_school
 from tasks.domain.blanks import BlankType, layout_for
 from tasks.domain.exam_day import PageInk, PrintManifest, WriterStyle, read_manifest
 from tasks.domain.exam_day_scans import (
@@ -397,21 +396,7 @@ def scan_schools(
     progress: Callable[[SchoolScanned], None] | None = None,
 ) -> list[SchoolScanned]:
     """Every school's scans on `workers` processes (1: in this one), largest school first."""
-    ordered = sorted(jobs, key=lambda j: (-j.frames, j.school_code))
-    done: list[SchoolScanned] = []
-    if workers <= 1 or len(jobs) <= 1:
-        for job in ordered:
-            done.append(scan_school(job))
-            if progress:
-                progress(done[-1])
-    else:
-        # forkserver: the pool's processes do not inherit Prefect's threads and event loop.
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for result in pool.map(scan_school, ordered, chunksize=1):
-                done.append(result)
-                if progress:
-                    progress(result)
+    done = run_per_school(scan_school, jobs, lambda job: job.frames, workers, progress)
     return sorted(done, key=lambda d: d.school_code)
 
 

@@ -11,15 +11,14 @@ import csv
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks.adapters.school_pool import run_per_school
 from tasks.domain.blanks import all_layouts
 from tasks.domain.print_pdf import (
     Fonts,
@@ -110,30 +109,35 @@ def print_school(job: SchoolJob) -> SchoolPrinted:
     forms = job.folder / forms_file_name(job.school_code)
     stamp = job.folder / ".pages.sha256"
     digest = job.digest()
-    current = stamp.read_text().strip() if stamp.is_file() else None
-    if current == digest and kits.is_file() and forms.is_file():
-        return SchoolPrinted(
-            job.school_code,
-            kits,
-            forms,
-            len(job.pages),
-            _sha256(kits),
-            False,
-            time.perf_counter() - started,
-        )
+    # The stamp: the page list's digest and the kits PDF's SHA-256 as written. Both must hold
+    # to skip the school: a changed page list or a damaged or replaced file is rebuilt.
+    stamped = stamp.read_text().split() if stamp.is_file() else []
+    if len(stamped) == 2 and stamped[0] == digest and kits.is_file() and forms.is_file():
+        current = _sha256(kits)
+        if current == stamped[1]:
+            return SchoolPrinted(
+                job.school_code,
+                kits,
+                forms,
+                len(job.pages),
+                current,
+                False,
+                time.perf_counter() - started,
+            )
     kits_pdf = build_kits_pdf(job.pages, job.fonts, f"{job.title} · {job.school_code}")
     forms_pdf = build_room_forms_pdf(
         job.forms, job.fonts, f"Формы ИС-05, ИС-08, ИС-09 · {job.school_code}"
     )
     write_atomically(kits, kits_pdf)
     write_atomically(forms, forms_pdf)
-    write_atomically(stamp, digest.encode())
+    kits_sha256 = hashlib.sha256(kits_pdf).hexdigest()
+    write_atomically(stamp, f"{digest} {kits_sha256}\n".encode())
     return SchoolPrinted(
         job.school_code,
         kits,
         forms,
         len(job.pages),
-        hashlib.sha256(kits_pdf).hexdigest(),
+        kits_sha256,
         True,
         time.perf_counter() - started,
     )
@@ -144,22 +148,8 @@ def print_schools(
     workers: int,
     progress: Callable[[SchoolPrinted], None] | None = None,
 ) -> list[SchoolPrinted]:
-    """Every school's PDFs, on `workers` processes (1: in this process). Largest first, so
-    that the last school to finish is a small one."""
-    ordered = sorted(jobs, key=lambda j: -len(j.pages))
-    done: list[SchoolPrinted] = []
-    if workers <= 1 or len(jobs) <= 1:
-        for job in ordered:
-            done.append(print_school(job))
-            if progress:
-                progress(done[-1])
-    else:
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for result in pool.map(print_school, ordered, chunksize=1):
-                done.append(result)
-                if progress:
-                    progress(result)
+    """Every school's PDFs, on `workers` processes (1: in this process), largest first."""
+    done = run_per_school(print_school, jobs, lambda job: len(job.pages), workers, progress)
     return sorted(done, key=lambda d: d.school_code)
 
 

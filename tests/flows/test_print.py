@@ -213,6 +213,16 @@ def test_a_run_killed_after_some_schools_rebuilds_only_the_missing_ones(tmp_path
     assert _hashes(tmp_path) == before  # the rebuilt file is byte-identical
 
 
+def test_a_damaged_pdf_is_rebuilt_although_its_pages_did_not_change(tmp_path: Path) -> None:
+    campaign(participants=150, seed=12, out=str(tmp_path))
+    before = _hashes(tmp_path)
+    victim = tmp_path / next(name for name in sorted(before) if "Комплекты_" in name)
+    victim.write_bytes(victim.read_bytes()[:-100])  # truncated, e.g. by a full disk
+    again = print_kits(out=str(tmp_path), session=SESSION)
+    assert again["schools_rebuilt"] == 1
+    assert _hashes(tmp_path) == before
+
+
 def test_withdrawn_registrations_get_no_new_kit(tmp_path: Path) -> None:
     campaign(participants=200, seed=10, out=str(tmp_path))
     database = bootstrap(Settings(out_dir=tmp_path))
