@@ -1,0 +1,516 @@
+"""Recognition of one scanned page: where the blank lies, which way up, what its boxes and cells say.
+
+Pure image logic on grey numpy arrays (docs/recognition.md). The steps:
+
+1. `locate`: find the four corner markers (filled 8 mm squares) on a reduced, thresholded
+   image; check that they form the layout's rectangle; with one torn off, infer it from the
+   other three. The orientation bar beside the top-left marker tells a page turned 180°.
+   The result maps layout millimetres to the image's pixels.
+2. `check_geometry`: the QR symbol found by the decoder (adapter) must lie where the map puts
+   it; the distance is the map's error in millimetres, and a page above `MAX_ERROR_MM` is
+   rejected rather than read through a wrong map.
+3. `read_marks` and `digit_cells`: every mark box and digit cell is cut out through the map
+   at a fixed resolution (`PX_PER_MM`), thresholded against the page's own paper and ink, and
+   measured: a box is empty, marked, cancelled (filled) or uncertain; a cell holds ink or not.
+   A box or cell whose printed frame is not where the map says (a torn or folded part) is
+   `damaged` and never read as empty.
+
+Nothing here reads files or calls an OCR engine: the digits of inked cells are handed to one
+(tasks/adapters/ocr.py) by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from itertools import combinations
+
+import cv2
+import numpy as np
+
+from tasks.domain.blanks import (
+    MARGIN,
+    MARKER,
+    PAGE_H,
+    PAGE_W,
+    Box,
+    Field,
+    FieldKind,
+    Layout,
+    BlankType,
+    QrPayload,
+    layout_for,
+    qr_text,
+)
+
+__all__ = [
+    "MAX_ERROR_MM",
+    "PX_PER_MM",
+    "Alignment",
+    "CellInk",
+    "MarkReading",
+    "Located",
+    "check_geometry",
+    "digit_cells",
+    "ink_levels",
+    "locate",
+    "qr_corners_mm",
+    "qr_patches",
+    "qr_patch_to_image",
+    "qr_region",
+    "read_marks",
+    "text_ink",
+]
+
+PX_PER_MM = 10.0  # resolution of the cut-out boxes and cells
+FIND_PX_PER_MM = 3.0  # resolution of the marker search
+MAX_ERROR_MM = 1.2  # a map further off than this at the QR symbol is not trusted
+MAX_SHAPE_ERROR = 0.07  # relative deviation of the marker quadrilateral from the layout's
+
+# Marker centres in layout millimetres, by corner.
+_C = MARGIN + MARKER / 2
+MARKER_CENTRES = {
+    "tl": (_C, _C),
+    "tr": (PAGE_W - _C, _C),
+    "br": (PAGE_W - _C, PAGE_H - _C),
+    "bl": (_C, PAGE_H - _C),
+}
+_SPAN_X = PAGE_W - 2 * _C  # 172 mm between marker centres across
+_SPAN_Y = PAGE_H - 2 * _C  # 259 mm down
+_ORIENTATION = layout_for(BlankType.REGISTRATION, 1).field("orientation").box
+_QR = layout_for(BlankType.REGISTRATION, 1).field("qr").box
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A page found on the image: `to_image` maps layout mm to image pixels (3×3)."""
+
+    to_image: np.ndarray
+    markers: int  # found (4) or three with the fourth inferred
+    turned: bool  # the page lies upside down on the image
+    px_per_mm: float  # the image's resolution, measured between the markers
+    shape_error: float  # relative deviation of the markers from the layout's rectangle
+    paper: int  # grey level of the paper
+    ink: int  # grey level of the darkest print
+    orientation_sure: bool = True  # the bar was seen (else the QR decided)
+
+    def point(self, x_mm: float, y_mm: float) -> tuple[float, float]:
+        v = self.to_image @ np.array([x_mm, y_mm, 1.0])
+        return float(v[0] / v[2]), float(v[1] / v[2])
+
+    def turned_over(self) -> Located:
+        """The same markers read the other way up (when the QR says so)."""
+        flip = np.array([[-1.0, 0, PAGE_W], [0, -1.0, PAGE_H], [0, 0, 1]])
+        return replace(
+            self, to_image=self.to_image @ flip, turned=not self.turned, orientation_sure=False
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MarkReading:
+    state: str  # empty | marked | cancelled | uncertain | damaged
+    ink: float  # share of the box's inside covered by ink
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class CellInk:
+    """One digit cell: `image` is the ink (255) on black, `PX_PER_MM` px per mm, when inked."""
+
+    index: int
+    inked: bool
+    ink: float
+    damaged: bool
+    image: np.ndarray | None = None
+
+
+def ink_levels(grey: np.ndarray) -> tuple[int, int]:
+    """Paper and darkest-print grey levels of a page (robust percentiles of a sample)."""
+    sample = grey[::4, ::4]
+    paper = int(np.percentile(sample, 70))
+    ink = int(np.percentile(sample, 0.3))
+    return paper, ink
+
+
+def _threshold(paper: int, ink: int) -> int:
+    return int(round(ink + 0.55 * (paper - ink)))
+
+
+def _marker_candidates(
+    grey: np.ndarray, threshold: int
+) -> tuple[list[tuple[float, float, float]], float]:
+    """Solid, square, marker-sized dark blobs on a reduced image: (x, y, side) in source px."""
+    h, w = grey.shape
+    guess = w / (PAGE_W + 10.0)  # px per mm, ±20 % for scanner margins and scale
+    factor = min(1.0, FIND_PX_PER_MM / guess)
+    small = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    dark = (small < threshold).astype(np.uint8)
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    px = guess * factor
+    low, high = (MARKER * 0.7 * px) ** 2, (MARKER * 1.35 * px) ** 2
+    out = []
+    sh, sw = small.shape
+    for i in range(1, count):
+        x, y, bw, bh, area = stats[i]
+        if not low <= area <= high or x == 0 or y == 0 or x + bw >= sw or y + bh >= sh:
+            continue
+        side = math.sqrt(area)
+        # A square turned by up to 15° fills its bounding box by at least 0.75.
+        if not 0.7 <= bw / bh <= 1.43 or area < 0.6 * bw * bh:
+            continue
+        cx, cy = centroids[i]
+        # Continuous coordinates: pixel (i, j) covers [i, i+1) × [j, j+1).
+        out.append(((cx + 0.5) / factor, (cy + 0.5) / factor, side / factor))
+    return out, guess
+
+
+def _shape_error(points: dict[str, np.ndarray]) -> tuple[float, float]:
+    """Deviation of four marker centres from a rectangle of the layout's proportions, and the
+    mean px per mm: sides compared with each other and the diagonals with the sides."""
+    top = np.linalg.norm(points["tr"] - points["tl"])
+    bottom = np.linalg.norm(points["br"] - points["bl"])
+    left = np.linalg.norm(points["bl"] - points["tl"])
+    right = np.linalg.norm(points["br"] - points["tr"])
+    d1 = np.linalg.norm(points["br"] - points["tl"])
+    d2 = np.linalg.norm(points["bl"] - points["tr"])
+    k = (top + bottom) / (2 * _SPAN_X)
+    ky = (left + right) / (2 * _SPAN_Y)
+    diagonal = math.hypot(_SPAN_X, _SPAN_Y)
+    errors = [
+        abs(top - bottom) / top,
+        abs(left - right) / left,
+        abs(k - ky) / k,
+        abs(d1 - d2) / d1,
+        abs((d1 + d2) / 2 - diagonal * (k + ky) / 2) / d1,
+    ]
+    return float(max(errors)), float((k + ky) / 2)
+
+
+def _corners(cands: list[tuple[float, float, float]]) -> dict[str, np.ndarray] | None:
+    """The blob nearest each corner direction of the image (markers lie outermost)."""
+    if not cands:
+        return None
+    pts = np.array([(x, y) for x, y, _ in cands])
+    scores = {
+        "tl": -(pts[:, 0] + pts[:, 1]),
+        "tr": pts[:, 0] - pts[:, 1],
+        "br": pts[:, 0] + pts[:, 1],
+        "bl": pts[:, 1] - pts[:, 0],
+    }
+    return {k: pts[int(np.argmax(v))] for k, v in scores.items()}
+
+
+def _infer_fourth(points: dict[str, np.ndarray], missing: str) -> np.ndarray:
+    opposite = {"tl": "br", "tr": "bl", "br": "tl", "bl": "tr"}[missing]
+    others = [c for c in points if c not in (missing, opposite)]
+    return points[others[0]] + points[others[1]] - points[opposite]
+
+
+def _map(points: dict[str, np.ndarray]) -> np.ndarray:
+    src = np.array([MARKER_CENTRES[c] for c in ("tl", "tr", "br", "bl")], dtype=np.float32)
+    dst = np.array([points[c] for c in ("tl", "tr", "br", "bl")], dtype=np.float32)
+    return cv2.getPerspectiveTransform(src, dst).astype(float)
+
+
+def _mean_in(grey: np.ndarray, located_map: np.ndarray, box: Box) -> float:
+    """Mean grey inside a layout box (its inner two thirds) through the map."""
+    patch = _cut(grey, located_map, Box(box.x + box.w / 6, box.y + box.h / 6, box.w * 2 / 3, box.h * 2 / 3), 4.0)
+    return float(patch.mean())
+
+
+def locate(grey: np.ndarray) -> Located | str:
+    """The page on the image, or the reason it cannot be found (a reason code)."""
+    paper, ink = ink_levels(grey)
+    if paper - ink < 60:
+        return "no_contrast"
+    cands, _ = _marker_candidates(grey, _threshold(paper, ink))
+    corners = _corners(cands)
+    if corners is None or len(cands) < 3:
+        return "markers_not_found"
+    error, k = _shape_error(corners)
+    markers = 4
+    if error > MAX_SHAPE_ERROR:
+        best: tuple[float, dict[str, np.ndarray], float] | None = None
+        for missing in corners:
+            trial = dict(corners)
+            trial[missing] = _infer_fourth(corners, missing)
+            # The three kept must be distinct blobs forming a right angle of the right ratio.
+            kept = [corners[c] for c in corners if c != missing]
+            if any(np.linalg.norm(a - b) < 20 for a, b in combinations(kept, 2)):
+                continue
+            e, kk = _shape_error(trial)
+            if best is None or e < best[0]:
+                best = (e, trial, kk)
+        if best is None or best[0] > MAX_SHAPE_ERROR / 2:
+            return "markers_not_found"
+        error, corners, k = best
+        markers = 3
+    upright = _map(corners)
+    located = Located(upright, markers, False, k, error, paper, ink)
+    # The orientation bar: beside the top-left marker of an upright page; seen beside the
+    # bottom-right one, the page is turned.
+    here = _mean_in(grey, upright, _ORIENTATION)
+    turned_box = Box(PAGE_W - _ORIENTATION.x - _ORIENTATION.w, PAGE_H - _ORIENTATION.y - _ORIENTATION.h, _ORIENTATION.w, _ORIENTATION.h)
+    there = _mean_in(grey, upright, turned_box)
+    mid = (paper + ink) / 2
+    if here < mid <= there:
+        return located
+    if there < mid <= here:
+        return replace(located.turned_over(), orientation_sure=True)
+    return replace(located, orientation_sure=False)
+
+
+def _cut(grey: np.ndarray, to_image: np.ndarray, box: Box, px_per_mm: float) -> np.ndarray:
+    """The layout box `box` resampled upright at `px_per_mm` through the map."""
+    out_w = max(1, int(round(box.w * px_per_mm)))
+    out_h = max(1, int(round(box.h * px_per_mm)))
+    # output pixel (u, v) → layout mm → image px
+    place = np.array(
+        [[1 / px_per_mm, 0, box.x + 0.5 / px_per_mm], [0, 1 / px_per_mm, box.y + 0.5 / px_per_mm], [0, 0, 1]]
+    )
+    m = to_image @ place
+    # cv2 samples the source at M·(u, v) with pixel centres at integers.
+    m = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]]) @ m
+    return cv2.warpPerspective(
+        grey,
+        m,
+        (out_w, out_h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+
+
+def qr_region(located: Located, margin_mm: float = 6.0) -> tuple[int, int, int, int]:
+    """The image rectangle (x, y, w, h) that holds the QR box with a margin."""
+    box = _QR
+    pts = np.array(
+        [
+            located.point(box.x - margin_mm, box.y - margin_mm),
+            located.point(box.x + box.w + margin_mm, box.y - margin_mm),
+            located.point(box.x + box.w + margin_mm, box.y + box.h + margin_mm),
+            located.point(box.x - margin_mm, box.y + box.h + margin_mm),
+        ]
+    )
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+    return max(0, int(x0)), max(0, int(y0)), int(x1 - x0), int(y1 - y0)
+
+
+QR_MODULES, QR_QUIET = 29, 2  # version 3; the quiet zone inside the layout box
+_QR_MODULE_PX = 8  # module size of the redrawn symbol
+_QR_BORDER = 4  # modules of white around it
+
+
+_QR_SHIFTS = ((0.0, 0.0), (0.2, 0.0), (-0.2, 0.0), (0.0, 0.2), (0.0, -0.2))
+_QR_LEVELS = (0.5, 0.4, 0.6)
+
+
+def qr_patches(grey: np.ndarray, located: Located) -> Iterator[np.ndarray]:
+    """The QR symbol redrawn clean from the image, in a few variants to try in turn: each
+    module's mean grey (its middle part, through the map) thresholded and drawn as a crisp
+    square, with the sampling grid nudged by a fifth of a module and the threshold moved.
+    For a symbol the decoder misses on a noisy or 1-bit image; the map is good to a fraction
+    of a module (0.79 mm)."""
+    module = _QR.w / (QR_MODULES + 2 * QR_QUIET)
+    x0, y0 = _QR.x + QR_QUIET * module, _QR.y + QR_QUIET * module
+    per = 6  # samples per module side
+    reference, function = _qr_function_modules()
+    for level in _QR_LEVELS:
+        for dx, dy in _QR_SHIFTS:
+            box = Box(x0 + dx * module, y0 + dy * module, QR_MODULES * module, QR_MODULES * module)
+            patch = _cut(grey, located.to_image, box, per / module)
+            patch = cv2.resize(
+                patch, (QR_MODULES * per, QR_MODULES * per), interpolation=cv2.INTER_AREA
+            )
+            cells = patch.reshape(QR_MODULES, per, QR_MODULES, per)[:, 1 : per - 1, :, 1 : per - 1]
+            means = cells.mean(axis=(1, 3))
+            low, high = float(np.percentile(means, 2)), float(np.percentile(means, 98))
+            dark = means < low + level * (high - low)
+            # The function patterns (finders, timing, alignment, format: one version, level
+            # and mask on every blank) carry no data: drawn as they must be, the decoder finds
+            # the symbol even where noise broke a finder; error correction mends the rest.
+            dark = np.where(function, reference, dark)
+            image = np.pad(np.where(dark, 0, 255).astype(np.uint8), _QR_BORDER, constant_values=255)
+            yield np.kron(image, np.ones((_QR_MODULE_PX, _QR_MODULE_PX), np.uint8))
+
+
+_FUNCTION: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _qr_function_modules() -> tuple[np.ndarray, np.ndarray]:
+    """A reference symbol of the blanks' QR version, level and mask, and the mask of its
+    function modules (fixed for the version; the format bits fixed by level and mask)."""
+    global _FUNCTION  # noqa: PLW0603 - computed once
+    if _FUNCTION is None:
+        import segno
+
+        from tasks.domain.print_pdf import QR_MASK, QR_VERSION
+
+        # A payload of the blanks' length: segno raises the error level as far as it fits,
+        # the same for every blank (as print does).
+        text = qr_text(QrPayload(BlankType.ANSWER, "0" * 12, 1))
+        symbol = segno.make(text, error="m", micro=False, version=QR_VERSION, mask=QR_MASK)
+        reference = np.array(symbol.matrix, dtype=bool)
+        n = QR_MODULES
+        function = np.zeros((n, n), dtype=bool)
+        function[:9, :9] = function[:9, n - 8 :] = function[n - 8 :, :9] = True  # finders, format
+        function[6, :] = function[:, 6] = True  # timing
+        function[n - 9 : n - 4, n - 9 : n - 4] = True  # alignment pattern around (22, 22)
+        _FUNCTION = reference, function
+    return _FUNCTION
+
+
+def qr_patch_to_image(located: Located, points: np.ndarray) -> np.ndarray:
+    """Points of the `qr_patch` image (continuous px) in the scanned image's pixels."""
+    module = _QR.w / (QR_MODULES + 2 * QR_QUIET)
+    x0, y0 = _QR.x + QR_QUIET * module, _QR.y + QR_QUIET * module
+    modules = np.asarray(points, dtype=float) / _QR_MODULE_PX - _QR_BORDER
+    mm = modules * module + np.array([x0, y0])
+    return np.array([located.point(x, y) for x, y in mm])
+
+
+def qr_corners_mm() -> np.ndarray:
+    """The QR symbol's corners (tl, tr, br, bl) in layout mm (the quiet zone excluded)."""
+    modules, quiet = 29, 2
+    module = _QR.w / (modules + 2 * quiet)
+    x0, y0 = _QR.x + quiet * module, _QR.y + quiet * module
+    x1, y1 = x0 + modules * module, y0 + modules * module
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def check_geometry(located: Located, qr_corners_px: np.ndarray) -> float:
+    """The map's error in mm: how far the decoded QR symbol's corners are from where the map
+    puts them (the decoder's corners in image px, in the symbol's tl, tr, br, bl order)."""
+    expected = np.array([located.point(x, y) for x, y in qr_corners_mm()])
+    distance = np.linalg.norm(expected - np.asarray(qr_corners_px, dtype=float), axis=1)
+    return float(distance.max() / located.px_per_mm)
+
+
+def _binary(patch: np.ndarray, located: Located) -> np.ndarray:
+    return (patch < _threshold(located.paper, located.ink)).astype(np.uint8)
+
+
+def _frame_share(ink: np.ndarray, band_px: int) -> float:
+    """Share of a cut-out's frame band (its printed border) that is dark."""
+    h, w = ink.shape
+    mask = np.zeros_like(ink, dtype=bool)
+    mask[:band_px, :] = mask[-band_px:, :] = True
+    mask[:, :band_px] = mask[:, -band_px:] = True
+    # Each side counted separately: one side torn away loses a quarter.
+    sides = [ink[:band_px, :], ink[-band_px:, :], ink[:, :band_px], ink[:, -band_px:]]
+    # A side is present when most of its length carries a dark pixel across the band.
+    present = [float(np.mean(s.max(axis=0 if s.shape[0] == band_px else 1))) for s in sides]
+    return min(present)
+
+
+_MARK_EMPTY, _MARK_LOW, _MARK_HIGH, _MARK_FULL = 0.02, 0.05, 0.55, 0.75
+_FRAME_PAD = 0.9  # mm: a cut-out reaches this far beyond a printed frame
+
+
+def _framed(grey: np.ndarray, located: Located, box: Box) -> tuple[np.ndarray, float]:
+    """A box with its printed frame and a margin, thresholded; and how whole the frame is."""
+    pad = _FRAME_PAD
+    patch = _cut(grey, located.to_image, Box(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad), PX_PER_MM)
+    ink = _binary(patch, located)
+    band = int(round(2 * pad * PX_PER_MM))
+    return ink, _frame_share(ink, band)
+
+
+def read_marks(grey: np.ndarray, located: Located, layout: Layout) -> dict[str, MarkReading]:
+    """Every mark box of the page: empty, marked (a cross or tick), cancelled (filled in),
+    uncertain (between), or damaged (its frame is not there)."""
+    out: dict[str, MarkReading] = {}
+    inner = int(round((_FRAME_PAD + 0.8) * PX_PER_MM))
+    for item in layout.of_kind(FieldKind.MARK_BOX):
+        ink, frame = _framed(grey, located, item.box)
+        inside = ink[inner:-inner, inner:-inner]
+        share = float(inside.mean()) if inside.size else 0.0
+        if frame < 0.6 and share < _MARK_FULL:
+            out[item.name] = MarkReading("damaged", round(share, 4), 0.0)
+            continue
+        out[item.name] = _mark_state(share)
+    return out
+
+
+def _mark_state(share: float) -> MarkReading:
+    """State and confidence from the ink share: confidence falls to 0.5 at the band edges."""
+    if share <= _MARK_EMPTY:
+        return MarkReading("empty", round(share, 4), 1.0)
+    if share < _MARK_LOW:
+        return MarkReading("uncertain", round(share, 4), 0.5)
+    if share <= _MARK_HIGH:
+        margin = min(share - _MARK_LOW, _MARK_HIGH - share) / 0.05
+        return MarkReading("marked", round(share, 4), round(min(1.0, 0.5 + margin / 2), 3))
+    if share < _MARK_FULL:
+        return MarkReading("uncertain", round(share, 4), 0.5)
+    return MarkReading("cancelled", round(share, 4), 1.0)
+
+
+def _clean(ink: np.ndarray, min_area: int) -> np.ndarray:
+    """Ink without specks: connected components smaller than `min_area` px are dropped."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = np.zeros(count, dtype=np.uint8)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[labels]
+
+
+def _frame_lines(ink: np.ndarray, pad: int) -> np.ndarray:
+    """The printed frame of a cut-out: long straight runs in the bands where the frame lies
+    (`pad` px in from each edge), slightly widened. A digit's own long stroke (a «1») lies
+    inside and is kept."""
+    h, w = ink.shape
+    horizontal = cv2.morphologyEx(
+        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(w * 0.4)), 1))
+    )
+    vertical = cv2.morphologyEx(
+        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(h * 0.4))))
+    )
+    reach = int(round(0.7 * PX_PER_MM))
+    band = np.zeros_like(ink)
+    band[max(0, pad - reach) : pad + reach, :] = 1
+    band[h - pad - reach : h - pad + reach, :] = 1
+    columns = np.zeros_like(ink)
+    columns[:, max(0, pad - reach) : pad + reach] = 1
+    columns[:, w - pad - reach : w - pad + reach] = 1
+    lines = (horizontal & band) | (vertical & columns)
+    return cv2.dilate(lines, np.ones((3, 3), np.uint8))
+
+
+def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk]:
+    """The cells of a digit-cells field: which hold ink, each inked cell's ink image (the
+    printed frame taken out, specks dropped, strokes that run over the frame kept), and cells
+    whose frame is missing (damaged)."""
+    out = []
+    pad = int(round(_FRAME_PAD * PX_PER_MM))
+    inset = int(round(0.4 * PX_PER_MM))  # the frame line's own width and a little more
+    min_area = int(0.35 * PX_PER_MM * PX_PER_MM)
+    for index, cell in enumerate(item.cells):
+        ink, frame = _framed(grey, located, cell)
+        strokes = ink & (1 - _frame_lines(ink, pad))
+        strokes = _clean(strokes, min_area=min_area)
+        h, w = strokes.shape
+        interior = strokes[pad + inset : h - pad - inset, pad + inset : w - pad - inset]
+        share = float(interior.mean()) if interior.size else 0.0
+        inked = share > 0.01
+        image = None
+        if inked:
+            # The digit: components that reach into the interior (not a neighbour's overhang).
+            count, labels = cv2.connectedComponents(strokes, connectivity=8)
+            inner = labels[pad + inset : h - pad - inset, pad + inset : w - pad - inset]
+            keep = np.zeros(count, dtype=np.uint8)
+            touched = np.unique(inner[inner > 0])
+            keep[touched] = 1
+            image = (keep[labels] * 255).astype(np.uint8)
+        out.append(CellInk(index, inked, round(share, 4), frame < 0.6, image))
+    return out
+
+
+def text_ink(grey: np.ndarray, located: Located, layout: Layout) -> float:
+    """Share of the text area covered by handwriting (the grey ruling is below threshold)."""
+    item = next((f for f in layout.fields if f.kind is FieldKind.TEXT_AREA), None)
+    if item is None:
+        return 0.0
+    patch = _cut(grey, located.to_image, item.box, 2.0)
+    ink = _clean(_binary(patch, located), min_area=2)
+    return round(float(ink.mean()), 5)

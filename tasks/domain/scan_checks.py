@@ -1,0 +1,264 @@
+"""The batch's cross-checks: what single pages cannot tell, decided over all pages at once.
+
+Given every page's record and its digit cells (tasks/domain/page_reading.py), `check_batch`:
+
+1. adapts the digit classifier to the batch's hands: the work codes participants wrote on
+   their answer blanks are known from the same blank's QR, so the cells of every such field
+   that agrees with its QR are added to the classifier's examples;
+2. decides every digit field again with the adapted classifier and the candidates the batch
+   knows: the session's topics, the code of the blank (answer blank), the codes of the school's
+   works (the work code written on an additional blank), the number of answer sheets received
+   for the work («Количество бланков записи»);
+3. checks the session's codes (a page of another session is rejected), duplicates (the second
+   scan of a page is rejected, pointing at the first), sheet counts and orphan pages (a work's
+   pages without its registration blank);
+4. gives every record its final status and reasons.
+
+Pure: records in, records out, plus the batch's summary (counts, missing and orphan pages).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tasks.domain.blanks import BlankType
+from tasks.domain.digit_fields import DigitModel, decide_field
+from tasks.domain.page_reading import (
+    ACCEPTED,
+    REJECTED,
+    STATUSES,
+    DigitCells,
+    PageContext,
+    field_candidates,
+    field_reason,
+    finish,
+)
+
+__all__ = ["BatchSummary", "SessionCodes", "check_batch", "page_key"]
+
+MAX_SHEETS = 20  # «Количество бланков записи» beyond this is not plausible
+# Reasons a field decision gives; re-deciding a field first removes its old reason.
+_FIELD_REASONS = frozenset(
+    {"digits_uncertain", "work_code_mismatch", "topic_unknown", "field_damaged"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCodes:
+    """What the session issued (from the regional database or the print manifest): every
+    printed code with its kind (kit, reserve, additional) and school, and the topics."""
+
+    codes: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # code → (kind, school)
+    topics: tuple[str, ...] = ()
+
+    @property
+    def known(self) -> bool:
+        return bool(self.codes)
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    pages: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    works: int = 0  # works with at least one accepted or verifiable page
+    missing: list[str] = field(default_factory=list)  # expected page keys not received
+    orphans: list[str] = field(default_factory=list)  # page keys without a registration blank
+    adaptation_cells: int = 0  # cells the classifier learnt from this batch
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pages": self.pages,
+            "statuses": {s: self.statuses.get(s, 0) for s in STATUSES},
+            "reasons": dict(sorted(self.reasons.items())),
+            "works": self.works,
+            "missing_pages": len(self.missing),
+            "orphan_pages": len(self.orphans),
+            "adaptation_cells": self.adaptation_cells,
+        }
+
+
+def page_key(record: Mapping[str, Any]) -> str:
+    return f"{record['blank_type']}-{record['page']}:{record['code']}"
+
+
+def _adaptation(
+    pages: Sequence[tuple[dict[str, Any], Mapping[str, DigitCells]]], model: DigitModel
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of answer-blank work codes that agree with the blank's QR, labelled by it."""
+    features, labels = [], []
+    for record, cells in pages:
+        if record.get("blank_type") != str(BlankType.ANSWER) or "work_code" not in cells:
+            continue
+        field_cells = cells["work_code"]
+        if field_cells.damaged:
+            continue
+        reading = decide_field(field_cells.probabilities(model), (record["code"],))
+        if not reading.accepted:
+            continue
+        for sample, digit in zip(field_cells.samples, record["code"], strict=True):
+            if sample is not None:
+                features.append(sample.features)
+                labels.append(int(digit))
+    if not labels:
+        return np.zeros((0, 1), np.float32), np.zeros(0, np.int32)
+    return np.array(features, np.float32), np.array(labels, np.int32)
+
+
+def _decide(
+    record: dict[str, Any],
+    cells: Mapping[str, DigitCells],
+    name: str,
+    model: DigitModel,
+    candidates: Sequence[str] | None,
+    reasons: list[str],
+) -> None:
+    reading = decide_field(cells[name].probabilities(model), candidates)
+    record["fields"][name] = reading.as_dict()
+    reason = field_reason(name, reading, cells[name].damaged)
+    if reason and reason not in reasons:
+        reasons.append(reason)
+
+
+def check_batch(
+    pages: Sequence[tuple[dict[str, Any], Mapping[str, DigitCells]]],
+    model: DigitModel,
+    session: SessionCodes,
+) -> tuple[list[dict[str, Any]], BatchSummary]:
+    """Final records (in input order) and the batch summary."""
+    features, labels = _adaptation(pages, model)
+    adapted = model.adapted(features, labels)
+    context = PageContext(session.topics)
+    records = [dict(r) for r, _ in pages]
+    reasons: list[list[str]] = [
+        [x for x in r.get("reasons", []) if x not in _FIELD_REASONS] for r in records
+    ]
+    cells = [c for _, c in pages]
+    live = [i for i, r in enumerate(records) if r.get("status") != REJECTED]
+
+    # The session's codes; in a batch without them, the codes its own pages show.
+    kit_codes: dict[str, str | None] = {}  # work code → school (None when unknown)
+    if session.known:
+        for code, (kind, school) in session.codes.items():
+            if kind in ("kit", "reserve"):
+                kit_codes[code] = school
+        for i in list(live):
+            if records[i]["code"] not in session.codes:
+                reasons[i] = ["not_in_session"]
+                live.remove(i)
+    else:
+        for i in live:
+            if records[i]["blank_type"] != str(BlankType.ADDITIONAL):
+                kit_codes.setdefault(records[i]["code"], None)
+
+    # Duplicates: the first scan of a page (in batch order) is kept.
+    first: dict[str, int] = {}
+    for i in list(live):
+        key = page_key(records[i])
+        if key in first:
+            reasons[i] = ["duplicate_page"]
+            records[i]["duplicate_of"] = records[first[key]].get("page_id")
+            live.remove(i)
+        else:
+            first[key] = i
+
+    # Fields that only need the page and the session (with the adapted classifier).
+    for i in live:
+        record = records[i]
+        for name in ("topic_number", "work_code"):
+            if name in cells[i] and not (
+                name == "work_code" and record["blank_type"] == str(BlankType.ADDITIONAL)
+            ):
+                _decide(record, cells[i], name, adapted, field_candidates(record, name, context), reasons[i])
+
+    # Additional blanks: the work is the one whose code is written on the first side.
+    school_of = {code: school for code, (_, school) in session.codes.items()}
+    for i in live:
+        record = records[i]
+        if record["blank_type"] != str(BlankType.ADDITIONAL) or record["page"] != 1:
+            continue
+        school = school_of.get(record["code"])
+        candidates = sorted(
+            c for c, s in kit_codes.items() if school is None or s is None or s == school
+        )
+        _decide(record, cells[i], "work_code", adapted, candidates, reasons[i])
+        reading = record["fields"]["work_code"]
+        if reading["status"] == ACCEPTED and reading.get("matched"):
+            record["work_code"] = reading["matched"]
+        elif "work_code_mismatch" in reasons[i]:
+            reasons[i] = [r if r != "work_code_mismatch" else "work_code_unknown" for r in reasons[i]]
+    # The back of an additional blank belongs where its front does.
+    front_work = {
+        records[i]["code"]: records[i].get("work_code")
+        for i in live
+        if records[i]["blank_type"] == str(BlankType.ADDITIONAL) and records[i]["page"] == 1
+    }
+    for i in live:
+        record = records[i]
+        if record["blank_type"] == str(BlankType.ADDITIONAL) and record["page"] == 2:
+            record["work_code"] = front_work.get(record["code"])
+
+    # Sheets per work: the answer blank (either side seen) and the additional blanks attributed.
+    sheets: dict[str, set[str]] = defaultdict(set)
+    registration: dict[str, int] = {}
+    for i in live:
+        record = records[i]
+        work = record.get("work_code")
+        if not work:
+            continue
+        if record["blank_type"] == str(BlankType.REGISTRATION):
+            registration[work] = i
+        else:
+            sheets[work].add(f"{record['blank_type']}:{record['code']}")
+    for work, i in registration.items():
+        if "answer_blanks" not in cells[i]:
+            continue
+        received = len(sheets.get(work, ()))
+        plausible = [str(received)] if received else []
+        _decide(records[i], cells[i], "answer_blanks", adapted, plausible or None, reasons[i])
+        reading = records[i]["fields"]["answer_blanks"]
+        if reading["status"] != ACCEPTED and received:
+            free = decide_field(cells[i]["answer_blanks"].probabilities(adapted))
+            if free.accepted and free.value and int(free.value) != received:
+                records[i]["fields"]["answer_blanks"] = {**free.as_dict(), "received": received}
+                reasons[i] = [r for r in reasons[i] if r != "digits_uncertain"]
+                reasons[i].append("sheet_count_mismatch")
+        records[i]["fields"]["answer_blanks"]["received"] = received
+    # Sheet numbers on additional blanks: «Лист №» counts from 2 (the answer blank is 1).
+    for i in live:
+        if "sheet_number" in cells[i]:
+            plausible = [f"{n:02d}" for n in range(2, MAX_SHEETS + 1)]
+            _decide(records[i], cells[i], "sheet_number", adapted, plausible, reasons[i])
+
+    summary = BatchSummary(pages=len(records), adaptation_cells=int(len(labels)))
+    # Orphans: pages of a work without its registration blank; expected pages not received.
+    seen = {page_key(records[i]) for i in live}
+    works = {records[i].get("work_code") for i in live} - {None}
+    for i in live:
+        record = records[i]
+        work = record.get("work_code")
+        if work is None or work not in registration:
+            if "orphan_page" not in reasons[i]:
+                reasons[i].append("orphan_page")
+            summary.orphans.append(page_key(record))
+    for work in sorted(works):
+        expected = [f"registration-1:{work}", f"answer-1:{work}", f"answer-2:{work}"]
+        for sheet in sorted(sheets.get(work, ())):
+            kind, code = sheet.split(":")
+            if kind == str(BlankType.ADDITIONAL):
+                expected += [f"additional-1:{code}", f"additional-2:{code}"]
+        summary.missing += [k for k in expected if k not in seen]
+    summary.works = len(works)
+
+    out = []
+    for record, why in zip(records, reasons, strict=True):
+        final = finish(record, why)
+        out.append(final)
+    summary.statuses = dict(Counter(r["status"] for r in out))
+    summary.reasons = dict(Counter(x for r in out for x in r["reasons"]))
+    return out, summary
