@@ -13,6 +13,7 @@ from flows.collect import collect
 from flows.print_kits import print_kits
 from flows.publish import demo_start, publish, publish_counts
 from flows.reconcile import reconcile
+from flows.scan import run_scan
 from flows.simulate import simulate_exam
 from flows.watchdog import demo_instants, watchdog
 from tasks.adapters.plan_files import resolve_plan_path
@@ -21,6 +22,7 @@ from tasks.domain.summary import StageSummary
 from tasks.plan import read_plan, store_plan
 from tasks.publish import load_topics
 from tasks.region import generate_region_files, load_region_structure
+from tasks.scan import scan_accuracy
 
 
 @flow(name="campaign")
@@ -41,7 +43,8 @@ def campaign(
     simulated clock, print (after the demo's simulated coordinator accepts what reconciliation
     left open, unless `auto_accept` is off: then the campaign stops at the print gate), publish
     the topics at 09:45 on a simulated clock, with `simulate` simulate the exam day (the scans
-    schools send back, with their ground truth), and write `<out>/summary.json`."""
+    schools send back, with their ground truth) and scan it (with its accuracy against that
+    truth), and write `<out>/summary.json`."""
     out_dir = Path(out)
     settings = Settings(out_dir=out_dir)
     the_plan = read_plan(resolve_plan_path(plan))
@@ -115,8 +118,17 @@ def campaign(
             print_dir=str(out_dir / "print" / exam_session.id), out=out, seed=seed
         )
         entries.append(StageSummary("exam_day", "completed", simulated))
+        # The scan stage reads the simulated originals back; its summary says how well,
+        # measured against the simulator's ground truth.
+        day = out_dir / "exam_day" / exam_session.id
+        scanned = run_scan(folder=str(day / "scans"), out=out, plan=plan, session=exam_session.id)
+        scanned["accuracy"] = scan_accuracy(
+            Path(scanned["results"]), day / "ground_truth.json"
+        )
+        entries.append(StageSummary("scan", "completed", scanned))
     else:
         entries.append(StageSummary("exam_day", "skipped"))
+        entries.append(StageSummary("scan", "skipped"))
     return write_campaign_summary(out_dir, info, entries)
 
 

@@ -652,6 +652,60 @@ def simulate_exam_command(
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 
+@app.command("scan")
+def scan_command(
+    folder: Annotated[Path, typer.Argument(help="папка со сканами (TIFF, PNG, JPEG, PDF)")],
+    out: Annotated[
+        Path, typer.Option("--out", help="файл записей распознавания (JSON Lines)")
+    ] = Path("results.jsonl"),
+    print_dir: Annotated[
+        Path | None, typer.Option(help="папка печати срока: коды бланков из её манифеста")
+    ] = None,
+    topics: Annotated[str | None, typer.Option(help="номера тем срока через запятую")] = None,
+    plan: Annotated[
+        str | None, typer.Option(help="план (id или YAML): коды из региональной базы")
+    ] = None,
+    session: Annotated[str | None, typer.Option(help="id срока плана")] = None,
+    db_out: Annotated[
+        Path, typer.Option("--db-out", help="папка региональной базы (с --plan)")
+    ] = Path("out"),
+    workers: Annotated[int | None, typer.Option(help="процессов (по умолчанию: ядер)")] = None,
+    dask: Annotated[
+        str | None, typer.Option(help="адрес кластера Dask (tcp://host:8786)")
+    ] = None,
+) -> None:
+    """Recognise every scanned page under FOLDER: one JSON record per page in OUT
+    (docs/recognition.md), rejected pages' images in quarantine next to it."""
+    settings = Settings(out_dir=db_out)
+    _prefect_environment(settings)
+    if not folder.is_dir():
+        typer.echo(f"Ошибка: папка со сканами не найдена: {folder}", err=True)
+        raise typer.Exit(2)
+    chosen = [t.strip() for t in topics.split(",") if t.strip()] if topics else None
+    if chosen and not all(t.isdigit() and len(t) == 3 for t in chosen):
+        typer.echo("Ошибка: номер темы — три цифры (например, 101,205)", err=True)
+        raise typer.Exit(2)
+    from flows.scan import run_scan
+    from tasks.errors import RcoiError
+
+    try:
+        summary = run_scan(
+            dask_address=dask,
+            folder=str(folder),
+            out=str(db_out),
+            results=str(out),
+            plan=plan,
+            session=session,
+            print_dir=str(print_dir) if print_dir else None,
+            topics=chosen,
+            workers=workers,
+        )
+    except RcoiError as exc:
+        typer.echo(f"Ошибка: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+
+
 @app.command()
 def server(
     host: Annotated[str | None, typer.Option()] = None,

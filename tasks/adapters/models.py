@@ -378,11 +378,15 @@ class Work(Base):
 
 
 class Page(Base):
-    """A scanned page, identified by the content hash of its image."""
+    """A scanned page, identified by the content hash of its file and its frame in the file
+    (`content_hash` is the recognition record's `page_id`); `page_key` names the blank's page
+    as its QR does (`answer-1:<code>`), null when the page could not be identified."""
 
     __tablename__ = "page"
     id: Mapped[int] = mapped_column(primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("exam_session.id"), index=True)
+    page_key: Mapped[str | None] = mapped_column(String(40))
     work_id: Mapped[int | None] = mapped_column(ForeignKey("work.id"), index=True)
     source_file: Mapped[str] = mapped_column(Text)
     source_index: Mapped[int] = mapped_column(default=0)

@@ -117,15 +117,15 @@ class TesseractDigits:
         self._api.SetVariable("classify_bln_numeric_mode", "1")
 
     def read(self, cells: Sequence[np.ndarray]) -> list[DigitGuess]:
-        from PIL import Image
-
         out = []
         for cell in cells:
             image = glyph(cell)
             if image is None:
                 out.append(DigitGuess(None, 0.0))
                 continue
-            self._api.SetImage(Image.fromarray(image))
+            height, width = image.shape
+            # Raw bytes: PIL's way into Tesseract goes through a BMP with a palette per call.
+            self._api.SetImageBytes(image.tobytes(), width, height, 1, width)
             self._api.Recognize()
             out.append(self._best())
         return out

@@ -21,9 +21,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from tasks.adapters.scan_files import file_digest, list_scan_files, read_frames
+from tasks.adapters.scan_files import count_frames, file_digest, list_scan_files, read_frames
 from tasks.adapters.school_pool import run_per_school
-from tasks.domain.page_reading import DigitCells, PageContext, read_page
+from tasks.domain.page_reading import DigitCells, PageContext, read_page, rejected
 
 __all__ = [
     "CACHE_VERSION",
@@ -142,11 +142,18 @@ def recognise_file(job: ScanJob, cache: Path, context: PageContext) -> FileRead:
         try:
             result.pages.append(read_page(frame.image, engines, model, context, source))
         except Exception as exc:  # noqa: BLE001 - one page never stops the batch
-            from tasks.domain.page_reading import rejected
-
             result.pages.append(
                 (rejected({**source, "error": type(exc).__name__}, "unreadable_file"), {})
             )
+    # Pages the decoder could not even list (a damaged multi-page file) still get a record each.
+    for index in range(len(result.pages), count_frames(job.path)):
+        source = {
+            "source_file": job.rel,
+            "frame": index,
+            "file_sha256": job.digest,
+            "page_id": f"{job.digest[:16]}-{index}",
+        }
+        result.pages.append((rejected(source, "unreadable_file"), {}))
     result.seconds = time.perf_counter() - started
     cache.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")

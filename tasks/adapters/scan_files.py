@@ -17,7 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["SCAN_EXTENSIONS", "Frame", "file_digest", "list_scan_files", "read_frames"]
+__all__ = [
+    "SCAN_EXTENSIONS",
+    "Frame",
+    "count_frames",
+    "file_digest",
+    "list_scan_files",
+    "read_frames",
+]
 
 SCAN_EXTENSIONS = frozenset({".tif", ".tiff", ".png", ".jpg", ".jpeg", ".pdf"})
 PDF_RENDER_DPI = 200  # for a PDF page that is not a single embedded image
@@ -123,3 +130,23 @@ def read_frames(path: Path) -> Iterator[Frame]:
         yield from _pdf(data)
     else:
         yield from _raster(data, multi=suffix in (".tif", ".tiff"))
+
+
+def count_frames(path: Path) -> int:
+    """How many pages a scan file holds, counted without decoding them (for the contract);
+    a file that cannot be opened counts as one page (its record says why)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".pdf":
+            import pypdfium2 as pdfium
+
+            document = pdfium.PdfDocument(path.read_bytes())
+            try:
+                return max(1, len(document))
+            finally:
+                document.close()
+        if suffix in (".tif", ".tiff"):
+            return max(1, int(cv2.imcount(str(path))))
+    except Exception:  # noqa: BLE001 - unreadable: one record for the file
+        return 1
+    return 1

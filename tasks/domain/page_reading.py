@@ -47,6 +47,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "geometry_error": (REJECTED, "изображение искажено: метки и QR-код не согласуются"),
     "not_in_session": (REJECTED, "код бланка не выдавался в этом сеансе"),
     "duplicate_page": (REJECTED, "страница уже получена (повторное сканирование)"),
+    "unused_blank": (REJECTED, "неиспользованный дополнительный бланк: код работы не вписан"),
     # needs verification: attributed, but something must be looked at by an operator
     "mark_uncertain": (NEEDS_VERIFICATION, "отметка в поле не распознана уверенно"),
     "field_damaged": (NEEDS_VERIFICATION, "поле бланка повреждено или не видно"),

@@ -125,12 +125,28 @@ class CellInk:
     image: np.ndarray | None = None
 
 
-def ink_levels(grey: np.ndarray) -> tuple[int, int]:
-    """Paper and darkest-print grey levels of a page (robust percentiles of a sample)."""
-    sample = grey[::4, ::4]
+def ink_levels(small: np.ndarray) -> tuple[int, int]:
+    """Paper and darkest-print grey levels of a page (robust percentiles of its reduced
+    image: the markers make the darkest 0.3 %)."""
+    sample = small[::2, ::2]
     paper = int(np.percentile(sample, 70))
     ink = int(np.percentile(sample, 0.3))
     return paper, ink
+
+
+def _reduce(grey: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The image at about `FIND_PX_PER_MM` (halved by pyramid steps, then resized: much
+    faster than one area resize of a full page), the factor, and the guessed px per mm."""
+    h, w = grey.shape
+    guess = w / (PAGE_W + 10.0)  # px per mm, ±20 % for scanner margins and scale
+    small, factor = grey, 1.0
+    while guess * factor > 2 * FIND_PX_PER_MM:
+        small = cv2.pyrDown(small)
+        factor = small.shape[1] / w
+    target = min(1.0, FIND_PX_PER_MM / (guess * factor))
+    if target < 1.0:
+        small = cv2.resize(small, None, fx=target, fy=target, interpolation=cv2.INTER_AREA)
+    return small, small.shape[1] / w, guess
 
 
 def _threshold(paper: int, ink: int) -> int:
@@ -138,13 +154,10 @@ def _threshold(paper: int, ink: int) -> int:
 
 
 def _marker_candidates(
-    grey: np.ndarray, threshold: int
-) -> tuple[list[tuple[float, float, float]], float]:
-    """Solid, square, marker-sized dark blobs on a reduced image: (x, y, side) in source px."""
-    h, w = grey.shape
-    guess = w / (PAGE_W + 10.0)  # px per mm, ±20 % for scanner margins and scale
-    factor = min(1.0, FIND_PX_PER_MM / guess)
-    small = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    small: np.ndarray, factor: float, guess: float, threshold: int
+) -> list[tuple[float, float, float]]:
+    """Solid, square, marker-sized dark blobs on the reduced image: (x, y, side) in source
+    px."""
     dark = (small < threshold).astype(np.uint8)
     count, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
     px = guess * factor
@@ -162,7 +175,7 @@ def _marker_candidates(
         cx, cy = centroids[i]
         # Continuous coordinates: pixel (i, j) covers [i, i+1) × [j, j+1).
         out.append(((cx + 0.5) / factor, (cy + 0.5) / factor, side / factor))
-    return out, guess
+    return out
 
 
 def _shape_error(points: dict[str, np.ndarray]) -> tuple[float, float]:
@@ -174,6 +187,8 @@ def _shape_error(points: dict[str, np.ndarray]) -> tuple[float, float]:
     right = np.linalg.norm(points["br"] - points["tr"])
     d1 = np.linalg.norm(points["br"] - points["tl"])
     d2 = np.linalg.norm(points["bl"] - points["tr"])
+    if min(top, bottom, left, right, d1, d2) < 1.0:  # two corners on one blob
+        return math.inf, 1.0
     k = (top + bottom) / (2 * _SPAN_X)
     ky = (left + right) / (2 * _SPAN_Y)
     diagonal = math.hypot(_SPAN_X, _SPAN_Y)
@@ -221,10 +236,11 @@ def _mean_in(grey: np.ndarray, located_map: np.ndarray, box: Box) -> float:
 
 def locate(grey: np.ndarray) -> Located | str:
     """The page on the image, or the reason it cannot be found (a reason code)."""
-    paper, ink = ink_levels(grey)
+    small, factor, guess = _reduce(grey)
+    paper, ink = ink_levels(small)
     if paper - ink < 60:
         return "no_contrast"
-    cands, _ = _marker_candidates(grey, _threshold(paper, ink))
+    cands = _marker_candidates(small, factor, guess, _threshold(paper, ink))
     corners = _corners(cands)
     if corners is None or len(cands) < 3:
         return "markers_not_found"

@@ -25,11 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from tasks.domain.blanks import BlankType
+from tasks.domain.contracts import check_column, value_column
+from tasks.domain.identifiers import is_valid_work_code
 from tasks.domain.digit_fields import DigitModel, decide_field
 from tasks.domain.page_reading import (
     ACCEPTED,
+    REASONS,
     REJECTED,
     STATUSES,
     DigitCells,
@@ -39,7 +43,7 @@ from tasks.domain.page_reading import (
     finish,
 )
 
-__all__ = ["BatchSummary", "SessionCodes", "check_batch", "page_key"]
+__all__ = ["BatchSummary", "SessionCodes", "check_batch", "contract_frame", "page_key"]
 
 MAX_SHEETS = 20  # «Количество бланков записи» beyond this is not plausible
 # Reasons a field decision gives; re-deciding a field first removes its old reason.
@@ -108,6 +112,16 @@ def _adaptation(
     if not labels:
         return np.zeros((0, 1), np.float32), np.zeros(0, np.int32)
     return np.array(features, np.float32), np.array(labels, np.int32)
+
+
+def _unused(record: Mapping[str, Any], cells: Mapping[str, DigitCells]) -> bool:
+    """An additional blank's front with no work code written and no text: never used."""
+    work = cells.get("work_code")
+    return (
+        bool(record.get("blank"))
+        and work is not None
+        and all(sample is None for sample in work.samples)
+    )
 
 
 def _decide(
@@ -182,6 +196,9 @@ def check_batch(
         record = records[i]
         if record["blank_type"] != str(BlankType.ADDITIONAL) or record["page"] != 1:
             continue
+        if _unused(record, cells[i]):
+            reasons[i] = ["unused_blank"]
+            continue
         school = school_of.get(record["code"])
         candidates = sorted(
             c for c, s in kit_codes.items() if school is None or s is None or s == school
@@ -192,16 +209,22 @@ def check_batch(
             record["work_code"] = reading["matched"]
         elif "work_code_mismatch" in reasons[i]:
             reasons[i] = [r if r != "work_code_mismatch" else "work_code_unknown" for r in reasons[i]]
-    # The back of an additional blank belongs where its front does.
-    front_work = {
-        records[i]["code"]: records[i].get("work_code")
+    # The back of an additional blank belongs where its front does; an unused blank's back
+    # (nothing written on it either) is unused too.
+    fronts = {
+        records[i]["code"]: i
         for i in live
         if records[i]["blank_type"] == str(BlankType.ADDITIONAL) and records[i]["page"] == 1
     }
     for i in live:
         record = records[i]
         if record["blank_type"] == str(BlankType.ADDITIONAL) and record["page"] == 2:
-            record["work_code"] = front_work.get(record["code"])
+            front = fronts.get(record["code"])
+            if front is not None and reasons[front] == ["unused_blank"] and record.get("blank"):
+                reasons[i] = ["unused_blank"]
+                continue
+            record["work_code"] = records[front].get("work_code") if front is not None else None
+    live = [i for i in live if reasons[i] != ["unused_blank"]]
 
     # Sheets per work: the answer blank (either side seen) and the additional blanks attributed.
     sheets: dict[str, set[str]] = defaultdict(set)
@@ -262,3 +285,55 @@ def check_batch(
     summary.statuses = dict(Counter(r["status"] for r in out))
     summary.reasons = dict(Counter(x for r in out for x in r["reasons"]))
     return out, summary
+
+
+def contract_frame(
+    records: Sequence[Mapping[str, Any]],
+    frames_per_file: Mapping[str, int],
+    session: SessionCodes,
+    quarantined: set[str],
+) -> pl.DataFrame:
+    """The rows the `recognition` contract validates, with its computed checks:
+    every file has as many records as it has pages (`frames_per_file`, counted apart from
+    recognition); reasons from the vocabulary and the status the worst of them; an accepted
+    page names a valid work code (of the session, when its codes are known); a rejected page's
+    image is in quarantine."""
+    per_file = Counter(str(r["source_file"]) for r in records)
+    kits = {c for c, (kind, _) in session.codes.items() if kind in ("kit", "reserve")}
+    rows = []
+    for r in records:
+        reasons = list(r.get("reasons") or [])
+        statuses = {REASONS[x][0] for x in reasons if x in REASONS}
+        worst = REJECTED if REJECTED in statuses else "needs_verification" if statuses else ACCEPTED
+        work = r.get("work_code")
+        accepted_ok = r["status"] != ACCEPTED or (
+            bool(work) and is_valid_work_code(str(work)) and (not kits or work in kits)
+        )
+        rows.append(
+            {
+                value_column("source_file"): str(r["source_file"]),
+                value_column("frame"): int(r["frame"]),
+                value_column("status"): r["status"],
+                check_column("every_page_recorded"): per_file[str(r["source_file"])]
+                == frames_per_file.get(str(r["source_file"]), -1),
+                check_column("reasons_known"): all(x in REASONS for x in reasons)
+                and worst == r["status"],
+                check_column("accepted_work_code"): accepted_ok,
+                check_column("rejected_quarantined"): r["status"] != REJECTED
+                or str(r.get("page_id")) in quarantined,
+            }
+        )
+    missing = set(frames_per_file) - set(per_file)
+    for name in sorted(missing):  # a file without any record fails the count rule
+        rows.append(
+            {
+                value_column("source_file"): name,
+                value_column("frame"): -1,
+                value_column("status"): REJECTED,
+                check_column("every_page_recorded"): False,
+                check_column("reasons_known"): True,
+                check_column("accepted_work_code"): True,
+                check_column("rejected_quarantined"): True,
+            }
+        )
+    return pl.DataFrame(rows)

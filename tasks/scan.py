@@ -1,0 +1,269 @@
+"""Prefect tasks of the scan stage: plan the batch, recognise it (local pool or Dask), check,
+quarantine, write the records, check the recognition contract, store in the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+
+from config.settings import Settings
+from tasks.adapters.contracts import load_contract, run_contract
+from tasks.adapters.database import bootstrap
+from tasks.adapters.digits import font_model
+from tasks.adapters.scan_batch import (
+    Chunk,
+    FileRead,
+    ScanJob,
+    chunks_of,
+    plan_jobs,
+    recognise_chunk,
+    recognise_local,
+    save_quarantine,
+)
+from tasks.adapters.scan_files import count_frames
+from tasks.adapters.scan_store import session_codes, store_records
+from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
+from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.domain.page_reading import REASONS, REJECTED, STATUSES
+from tasks.domain.scan_checks import BatchSummary, SessionCodes, check_batch, contract_frame
+from tasks.errors import ContractError, DataError
+from tasks.progress import progress_counter
+from tasks.retries import transient_failure
+
+__all__ = [
+    "ScanBatch",
+    "finish_scan",
+    "plan_scan",
+    "recognise_chunk_task",
+    "recognise_scans",
+    "scan_accuracy",
+    "scan_session_codes",
+    "store_scan",
+]
+
+STATUS_RU = {
+    "accepted": "принято",
+    "needs_verification": "на верификацию",
+    "rejected": "отклонено",
+}
+
+
+class ScanBatch:
+    """The batch as planned: its files and chunks (for the flow to hand out)."""
+
+    def __init__(self, folder: Path, jobs: list[ScanJob], chunks: list[Chunk]) -> None:
+        self.folder, self.jobs, self.chunks = folder, jobs, chunks
+
+
+@task(name="plan-scan", cache_policy=NONE)
+def plan_scan(
+    folder: Path, work_dir: Path, workers: int, topics: Sequence[str] = ()
+) -> ScanBatch:
+    """Every scan file under `folder` with its content hash, dealt into chunks."""
+    if not folder.is_dir():
+        raise DataError(f"папка со сканами не найдена: {folder}")
+    jobs = plan_jobs(folder)
+    chunks = chunks_of(jobs, work_dir / "pages", workers, tuple(topics))
+    get_run_logger().info("scan batch: %d files in %d chunks", len(jobs), len(chunks))
+    return ScanBatch(folder, jobs, chunks)
+
+
+@task(name="recognise-scans", cache_policy=NONE)
+def recognise_scans(chunks: list[Chunk], workers: int) -> list[FileRead]:
+    """The chunks on a local process pool, a progress artifact advancing per chunk."""
+    advance = progress_counter("scan-progress", "Распознавание: готово, %", len(chunks))
+    return recognise_local(chunks, workers, advance)
+
+
+# On a Dask cluster the flow maps this over the chunks (one task run per chunk).
+recognise_chunk_task = task(name="recognise-chunk", cache_policy=NONE)(recognise_chunk)
+
+
+def _write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", encoding="utf-8") as stream:
+        for record in records:
+            stream.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    os.replace(partial, path)
+
+
+def _check_contract(
+    records: Sequence[dict[str, Any]], jobs: Sequence[ScanJob], session: SessionCodes, kept: set[str]
+) -> None:
+    frames = {job.rel: count_frames(job.path) for job in jobs}
+    run = run_contract(
+        contract_frame(records, frames, session, kept), load_contract("recognition")
+    )
+    if not run.success:
+        broken = {rule: count for rule, count in run.rules.items() if count}
+        raise ContractError(f"recognition contract violated: {broken}")
+
+
+@task(name="finish-scan", cache_policy=NONE)
+def finish_scan(
+    batch: ScanBatch,
+    files: list[FileRead],
+    session: SessionCodes,
+    results: Path,
+    quarantine: Path,
+    started: float,
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, Any]]:
+    """Cross-check the batch, quarantine the rejected pages' images, write the records
+    (JSON lines, in file order), check the recognition contract; artifacts for the
+    coordinator. Returns the records, where each page's image is kept, and the summary."""
+    logger = get_run_logger()
+    by_file = {f.rel: f for f in files}
+    order = [by_file[job.rel] for job in batch.jobs if job.rel in by_file]
+    pages = [page for f in order for page in f.pages]
+    records, summary = check_batch(pages, font_model(), session)
+    paths = {job.rel: job.path for job in batch.jobs}
+    images: dict[str, str] = {}
+    kept: set[str] = set()
+    for record in records:
+        source = paths[record["source_file"]]
+        images[record["page_id"]] = str(source)
+        if record["status"] == REJECTED:
+            copy = save_quarantine(quarantine, source, int(record["frame"]), record["page_id"])
+            if copy is not None:
+                record["quarantine"] = str(copy)
+                images[record["page_id"]] = str(copy)
+                kept.add(record["page_id"])
+    _write_jsonl(results, records)
+    _check_contract(records, batch.jobs, session, kept)
+    seconds = time.perf_counter() - started
+    recognised = [f for f in files if not f.cached]
+    out = {
+        **summary.as_dict(),
+        "files": len(batch.jobs),
+        "files_recognised": len(recognised),
+        "files_from_cache": len(files) - len(recognised),
+        "seconds": round(seconds, 1),
+        "pages_per_second": round(summary.pages / seconds, 1) if seconds > 0 else None,
+        "results": str(results),
+        "quarantine": str(quarantine),
+    }
+    _artifacts(out, summary)
+    logger.info(
+        "scanned %d pages: %s; %d missing, %d orphan",
+        summary.pages,
+        ", ".join(f"{s} {summary.statuses.get(s, 0)}" for s in STATUSES),
+        len(summary.missing),
+        len(summary.orphans),
+    )
+    return records, images, out
+
+
+def _artifacts(out: dict[str, Any], summary: BatchSummary) -> None:
+    create_table_artifact(
+        key="scan-reasons",
+        table=[
+            {"причина": REASONS[code][1], "код": code, "страниц": count}
+            for code, count in sorted(summary.reasons.items(), key=lambda kv: -kv[1])
+        ],
+        description="Распознавание: причины верификации и отклонения (без персональных данных)",
+    )
+    statuses = out["statuses"]
+    create_markdown_artifact(
+        key="scan-summary",
+        markdown=(
+            f"## Распознавание\n\n"
+            f"- страниц: {out['pages']} (файлов: {out['files']}, из кэша: "
+            f"{out['files_from_cache']})\n"
+            + "".join(f"- {STATUS_RU[s]}: {statuses.get(s, 0)}\n" for s in STATUSES)
+            + f"- работ: {out['works']}, не получено страниц: {out['missing_pages']}, "
+            f"страниц без бланка регистрации: {out['orphan_pages']}\n"
+            f"- скорость: {out['pages_per_second']} стр./с\n"
+        ),
+        description="Распознавание: итог",
+    )
+
+
+@task(name="scan-session-codes", cache_policy=NONE)
+def scan_session_codes(
+    settings: Settings,
+    campaign_code: str | None,
+    session_code: str | None,
+    print_dir: Path | None,
+    topics: Sequence[str],
+) -> SessionCodes:
+    """What the session issued: from the regional database (a campaign's session), else from
+    a print manifest, else nothing (codes then come from the batch itself)."""
+    if campaign_code and session_code:
+        database = bootstrap(settings)
+        try:
+            with UnitOfWork(database.session_factory) as uow:
+                info = session_info(uow.session, campaign_code, session_code)
+                return session_codes(uow.session, info.id, topics)
+        finally:
+            database.dispose()
+    if print_dir is not None:
+        path = print_dir / "manifest.json"
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"манифест печати не читается: {path}") from exc
+        codes = {w["work_code"]: (w["kind"], w["school_code"]) for w in manifest["works"]}
+        codes |= {a["code"]: ("additional", a["school_code"]) for a in manifest["additional"]}
+        return SessionCodes(codes, tuple(topics))
+    return SessionCodes({}, tuple(topics))
+
+
+@task(
+    name="store-scan",
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=transient_failure,
+)
+def store_scan(
+    settings: Settings,
+    campaign_code: str,
+    session_code: str,
+    records: list[dict[str, Any]],
+    images: dict[str, str],
+    summary: dict[str, Any],
+) -> dict[str, int]:
+    """The records in the regional database; the stage is completed when no page is missing."""
+    database = bootstrap(settings)
+    now = datetime.now(UTC)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            info = session_info(uow.session, campaign_code, session_code)
+            counts = store_records(uow.session, info.id, records, images, now)
+            if summary["missing_pages"] == 0:
+                stage = plan_stage_id(uow.session, info.id, "scan")
+                if stage is not None:
+                    mark_stage_completed(
+                        uow.session,
+                        stage,
+                        "rcoi",
+                        now,
+                        {"pages": summary["pages"], **summary["statuses"]},
+                        None,
+                    )
+            uow.commit()
+    finally:
+        database.dispose()
+    get_run_logger().info("stored %d pages, %d verification items opened", counts["pages"], counts["verification_opened"])
+    return counts
+
+
+@task(name="scan-accuracy", cache_policy=NONE)
+def scan_accuracy(results: Path, truth: Path) -> dict[str, Any]:
+    """The scan's records scored against the exam-day simulator's ground truth (demo only)."""
+    from tasks.domain.scan_accuracy import score
+
+    records = [
+        json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line
+    ]
+    return score(records, json.loads(truth.read_text(encoding="utf-8")))
