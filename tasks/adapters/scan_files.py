@@ -66,6 +66,9 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def _raster(data: bytes, multi: bool) -> Iterator[Frame]:
+    if not data:  # a zero-byte file: OpenCV raises on an empty buffer instead of failing
+        yield Frame(0, None, "файл изображения повреждён или не читается")
+        return
     buffer = np.frombuffer(data, np.uint8)
     if multi:
         ok, images = cv2.imdecodemulti(buffer, cv2.IMREAD_UNCHANGED)

@@ -175,6 +175,15 @@ def decide_field(
         for row, d in zip(probs, shape, strict=True)
     )
     close = len(scored) > 1 and score - scored[1][0] < MARGIN
+    if len(scored) > 1 and not close:
+        # Where the runner-up differs in only a cell or two (topics 201 and 301), those cells
+        # decide alone: each must be read as surely as a free reading would need.
+        deciding = [
+            float(row[int(mine)])
+            for row, mine, other in zip(probs, shape, scored[1][2], strict=True)
+            if row is not None and mine and mine != other
+        ]
+        close = len(deciding) < 3 and min(deciding, default=1.0) < ACCEPT
     if support < SUPPORT or contradicted or close:
         return FieldReading(
             free.value,

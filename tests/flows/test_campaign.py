@@ -11,14 +11,18 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from flows.campaign import campaign
+from flows.scan import run_scan
 from tasks.adapters.models import (
     Discrepancy,
     Notification,
+    Page,
     Participant,
     PlanStage,
+    RecognitionResult,
     Registration,
     Submission,
     SubmissionRow,
+    VerificationItem,
 )
 from tasks.domain.summary import STAGE_TITLES_RU
 
@@ -64,7 +68,7 @@ def test_the_campaign_writes_a_summary_entry_for_every_stage(tmp_path: Path) -> 
     assert "Сводка кампании" in (tmp_path / "summary.md").read_text(encoding="utf-8")
 
 
-def test_the_demo_campaign_prints_publishes_at_0945_and_simulates_the_exam_day(
+def test_the_demo_campaign_prints_publishes_at_0945_simulates_the_exam_day_and_scans_it(
     tmp_path: Path,
 ) -> None:
     document = campaign(participants=120, seed=17, out=str(tmp_path), simulate=True)
@@ -95,6 +99,32 @@ def test_the_demo_campaign_prints_publishes_at_0945_and_simulates_the_exam_day(
     assert len(scans) == day["files"]
     codes = {w["work_code"] for w in manifest["works"]}
     assert not [p.name for p in scans if any(code in p.name for code in codes)]
+    # the scan stage read every image back: one record per image, none given to a wrong work,
+    # and the regional database holds each page once with its readings
+    scanned = stages["scan"]["counts"]
+    assert stages["scan"]["status"] == "completed"
+    assert scanned["pages"] == len(truth["images"]) == _count(tmp_path, Page)
+    assert sum(scanned["statuses"].values()) == scanned["pages"]
+    accuracy = scanned["accuracy"]
+    assert accuracy["pages"]["misattributed"] == 0
+    assert accuracy["missing_records"] == 0
+    assert accuracy["marks"]["right_share"] >= 0.999
+    assert accuracy["digit_fields"]["right_share"] >= 0.99
+    assert _count(tmp_path, RecognitionResult) > scanned["pages"]
+    opened = _count(tmp_path, VerificationItem)
+    assert opened == scanned["stored"]["verification_opened"] > 0
+    # scanning again takes every file from the work folder and changes nothing
+    again = run_scan(
+        folder=str(tmp_path / "exam_day" / "2017-12-06" / "scans"),
+        out=str(tmp_path),
+        plan="kemerovo-2017-essay",
+        session="2017-12-06",
+    )
+    assert again["files_from_cache"] == again["files"] == scanned["files"]
+    assert again["statuses"] == scanned["statuses"]
+    assert again["stored"]["verification_opened"] == 0
+    assert _count(tmp_path, Page) == scanned["pages"]
+    assert _count(tmp_path, VerificationItem) == opened
 
 
 def test_running_the_campaign_twice_duplicates_nothing(tmp_path: Path) -> None:

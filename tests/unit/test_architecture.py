@@ -23,7 +23,29 @@ IO_LIBRARIES = (
     "requests",
     "httpx",
     "pytesseract",
-    "cv2",
+    "tesserocr",
+    "zxingcpp",
+)
+# OpenCV is the recognition algorithms' array library (ARCHITECTURE.md: the domain holds them),
+# so the domain may import it, but never call its file, camera or window functions.
+CV2_IO = frozenset(
+    {
+        "imread",
+        "imreadmulti",
+        "imwrite",
+        "imwritemulti",
+        "imdecode",
+        "imdecodemulti",
+        "imencode",
+        "imencodemulti",
+        "imcount",
+        "haveImageReader",
+        "VideoCapture",
+        "VideoWriter",
+        "imshow",
+        "namedWindow",
+        "waitKey",
+    }
 )
 # Standard-library I/O a domain module must not import itself (numpy may load them inside).
 FORBIDDEN = (*IO_LIBRARIES, "smtplib", "socket", "subprocess", "urllib", "os")
@@ -45,6 +67,29 @@ def _imports(path: Path) -> set[str]:
 def test_domain_module_imports_no_orchestration_or_io_library(module: Path) -> None:
     bad = {name for name in _imports(module) if name.split(".")[0] in FORBIDDEN}
     assert not bad, f"{module.name} imports {sorted(bad)}"
+
+
+def _cv2_io_calls(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "cv2"
+        and node.attr in CV2_IO
+    }
+
+
+@pytest.mark.parametrize("module", DOMAIN_MODULES, ids=lambda p: p.name)
+def test_domain_module_uses_no_opencv_input_or_output(module: Path) -> None:
+    assert not _cv2_io_calls(module), f"{module.name} calls cv2.{sorted(_cv2_io_calls(module))}"
+
+
+def test_the_opencv_check_catches_a_file_read(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import cv2\nimage = cv2.imread('x.png')\nsmall = cv2.resize(image, None)\n")
+    assert _cv2_io_calls(bad) == {"imread"}
 
 
 @pytest.mark.parametrize("module", DOMAIN_MODULES, ids=lambda p: p.name)
