@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
-from prefect.utilities.annotations import quote
+from prefect.utilities.annotations import quote, unmapped
 
 from config import TOPICS_DIR
 from config.settings import Settings
@@ -24,6 +24,7 @@ from tasks.adapters.exam_day_files import session_topics
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.plan import read_plan
 from tasks.scan import (
+    chunk_rows,
     finish_scan,
     plan_scan,
     recognise_chunk_task,
@@ -69,7 +70,11 @@ def scan(
         settings, campaign_code, session_code, Path(print_dir) if print_dir else None, topic_numbers
     )
     if dask_address:
-        futures = recognise_chunk_task.map(quote(batch.chunks))
+        futures = recognise_chunk_task.map(
+            [chunk_rows(chunk) for chunk in batch.chunks],
+            unmapped(str(work_dir / "pages")),
+            unmapped(list(topic_numbers)),
+        )
         artifact = create_progress_artifact(0.0, key="scan-progress", description="Распознавание: готово, %")
         files = []
         for done, future in enumerate(as_completed(futures), start=1):

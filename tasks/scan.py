@@ -43,6 +43,7 @@ __all__ = [
     "ScanBatch",
     "finish_scan",
     "plan_scan",
+    "chunk_rows",
     "recognise_chunk_task",
     "recognise_scans",
     "scan_accuracy",
@@ -84,8 +85,19 @@ def recognise_scans(chunks: list[Chunk], workers: int) -> list[FileRead]:
     return recognise_local(chunks, workers, advance)
 
 
-# On a Dask cluster the flow maps this over the chunks (one task run per chunk).
-recognise_chunk_task = task(name="recognise-chunk", cache_policy=NONE)(recognise_chunk)
+@task(name="recognise-chunk", cache_policy=NONE)
+def recognise_chunk_task(
+    files: list[tuple[str, str, str, int]], cache: str, topics: list[str]
+) -> list[FileRead]:
+    """One chunk on a Dask worker (the flow maps this over the chunks). Plain values in: a
+    chunk travels as (path, name, digest, size) rows, which Prefect's parameter handling
+    leaves as they are."""
+    jobs = tuple(ScanJob(Path(p), rel, digest, size) for p, rel, digest, size in files)
+    return recognise_chunk(Chunk(jobs, Path(cache), tuple(topics)))
+
+
+def chunk_rows(chunk: Chunk) -> list[tuple[str, str, str, int]]:
+    return [(str(j.path), j.rel, j.digest, j.size) for j in chunk.jobs]
 
 
 def _write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:

@@ -10,7 +10,8 @@ with ground_truth.json (docs/exam-day-simulator.md) and returns a plain dict of 
   cancelled, no mark → empty) and the confusions;
 - digit fields: the share right among accepted fields (sheet counts and numbers compared as
   integers), the share sent to verification;
-- rejected pages by reason, and how many of them were truly unreadable or duplicate scans;
+- rejected pages by reason, and how many of them were truly unreadable, duplicate scans or
+  additional blanks nobody used (the rest: readable pages of a work, rejected);
 - images of the truth with no record;
 - the operating curve: for confidence thresholds, the error among the field values that would
   be accepted and the share that would go to verification.
@@ -56,6 +57,10 @@ def field_correct(name: str, read: str, true: str) -> bool:
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 6) if whole else None
+
+
+def _where(record: Record) -> dict[str, Any]:
+    return {"source_file": record["source_file"], "frame": record["frame"]}
 
 
 def _true_work(image: Truth, used_by: Mapping[str, str | None]) -> str | None:
@@ -111,6 +116,7 @@ def _marks(
 ) -> dict[str, Any]:
     total = right = 0
     confusions: Counter[str] = Counter()
+    examples: list[dict[str, Any]] = []
     for record in records:
         image = images.get((record["source_file"], record["frame"]))
         if record["status"] != "accepted" or image is None:
@@ -123,12 +129,14 @@ def _marks(
                 right += 1
             else:
                 confusions[f"{expected}->{reading['state']}"] += 1
+                examples.append({**_where(record), "box": box, "expected": expected, **reading})
     return {
         "boxes": total,
         "right": right,
         "wrong": total - right,
         "right_share": _share(right, total),
         "confusions": dict(sorted(confusions.items())),
+        "examples": examples[:10],
     }
 
 
@@ -144,12 +152,17 @@ def _fields(
         written = pages.get(image["page_key"], {}).get("handwritten", {}).get("digits", {})
         for name, reading in record.get("fields", {}).items():
             true = str(written.get(name, {}).get("value", ""))
+            value = str(reading.get("value", ""))
             out.append(
                 {
+                    **_where(record),
                     "name": name,
+                    "value": value,
+                    "true": true,
                     "accepted": reading["status"] == "accepted",
+                    "page_accepted": record["status"] == "accepted",
                     "confidence": float(reading.get("confidence", 0.0)),
-                    "correct": field_correct(name, str(reading.get("value", "")), true),
+                    "correct": field_correct(name, value, true),
                 }
             )
     return out
@@ -176,10 +189,15 @@ def _field_summary(fields: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "accepted_right": right,
         "accepted_wrong": len(accepted) - right,
         "right_share": _share(right, len(accepted)),
+        # what nobody looks at: a wrong field accepted on a page that is accepted as a whole
+        "accepted_wrong_on_accepted_pages": sum(
+            not f["correct"] for f in accepted if f["page_accepted"]
+        ),
         "verification": verify,
         "verification_share": _share(verify, len(fields)),
         "verification_right": sum(f["correct"] for f in fields if not f["accepted"]),
         "by_field": dict(sorted(by_name.items())),
+        "accepted_wrong_examples": [f for f in accepted if not f["correct"]][:10],
     }
 
 
@@ -210,9 +228,18 @@ def _curve(fields: Sequence[dict[str, Any]], thresholds: Sequence[float]) -> dic
     }
 
 
-def _rejected(records: Sequence[Record], images: Mapping[tuple[str, int], Truth]) -> dict[str, Any]:
+def _rejected(
+    records: Sequence[Record], images: Mapping[tuple[str, int], Truth], used_by: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Rejected pages told apart by what the truth says of them: unreadable images, second
+    scans, additional blanks no participant used, and readable pages of a work."""
     reasons: Counter[str] = Counter()
-    unreadable = duplicates = readable = 0
+    unreadable = duplicates = unused = readable = 0
+    unreadable_status: Counter[str] = Counter()
+    for record in records:
+        image = images.get((record["source_file"], record["frame"]))
+        if image is not None and image["effects"].get("unreadable"):
+            unreadable_status[f"{image['effects']['unreadable']}:{record['status']}"] += 1
     readable_examples = []
     for record in records:
         if record["status"] != "rejected":
@@ -225,6 +252,8 @@ def _rejected(records: Sequence[Record], images: Mapping[tuple[str, int], Truth]
             unreadable += 1
         elif image.get("duplicate") or "duplicate_page" in record.get("reasons", []):
             duplicates += 1
+        elif image["blank_type"] == "additional" and not used_by.get(image["code"]):
+            unused += 1
         else:
             readable += 1
             readable_examples.append(
@@ -239,7 +268,9 @@ def _rejected(records: Sequence[Record], images: Mapping[tuple[str, int], Truth]
         "pages": sum(1 for r in records if r["status"] == "rejected"),
         "by_reason": dict(sorted(reasons.items())),
         "truly_unreadable": unreadable,
+        "unreadable_images_by_status": dict(sorted(unreadable_status.items())),
         "duplicates": duplicates,
+        "unused_additional": unused,
         "readable_rejected": readable,
         "readable_rejected_examples": readable_examples[:10],
     }
@@ -267,5 +298,5 @@ def score(
         "marks": _marks(records, images, pages),
         "digit_fields": _field_summary(fields),
         "operating_curve": _curve(fields, thresholds or DEFAULT_THRESHOLDS),
-        "rejected": _rejected(records, images),
+        "rejected": _rejected(records, images, used_by),
     }
