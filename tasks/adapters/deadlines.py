@@ -22,6 +22,8 @@ TRACKED_STAGES: Mapping[str, str] = {
     "reconcile": "rcoi",
     "print": "rcoi",
     "publish": "rcoi",
+    # complete once every expected page of the session's works is received (no page missing)
+    "scan": "rcoi",
 }
 # Stages due a grace after their start instead of at their end: topics due at 09:45 are late
 # at 09:47, although the plan row runs to the end of the day (or has no end, «с 07.30»).

@@ -248,14 +248,22 @@ def check_batch(
         if reading["status"] != ACCEPTED and received:
             free = decide_field(cells[i]["answer_blanks"].probabilities(adapted))
             if free.accepted and free.value and int(free.value) != received:
-                records[i]["fields"]["answer_blanks"] = {**free.as_dict(), "received": received}
+                records[i]["fields"]["answer_blanks"] = {
+                    **free.as_dict(),
+                    "status": "needs_verification",
+                    "reason": "sheet_count_mismatch",
+                }
                 reasons[i] = [r for r in reasons[i] if r != "digits_uncertain"]
                 reasons[i].append("sheet_count_mismatch")
         records[i]["fields"]["answer_blanks"]["received"] = received
-    # Sheet numbers on additional blanks: «Лист №» counts from 2 (the answer blank is 1).
+    # Sheet numbers on additional blanks: «Лист №» counts from 2 (the answer blank is 1) to
+    # the number of additional blanks the work has in the batch.
     for i in live:
         if "sheet_number" in cells[i]:
-            plausible = [f"{n:02d}" for n in range(2, MAX_SHEETS + 1)]
+            work = records[i].get("work_code")
+            extra = sum(1 for s in sheets.get(work, ()) if s.startswith(str(BlankType.ADDITIONAL)))
+            last = extra + 1 if work and extra else MAX_SHEETS
+            plausible = [f"{n:02d}" for n in range(2, last + 1)]
             _decide(records[i], cells[i], "sheet_number", adapted, plausible, reasons[i])
 
     summary = BatchSummary(pages=len(records), adaptation_cells=int(len(labels)))
