@@ -168,20 +168,27 @@ class CellSample:
 
 
 class CellDescriber:
-    """Features and Tesseract's digit for cell images (one Tesseract per process)."""
+    """Features and Tesseract's digit for cell images (one Tesseract per process).
 
-    def __init__(self, tesseract: bool = True) -> None:
+    With `font` (the font-trained classifier), Tesseract is asked only about cells that
+    classifier is not unanimous on: its vote cannot change a unanimous cell's digit, and it is
+    most of the cost of a page (bench/scan.py)."""
+
+    def __init__(self, tesseract: bool = True, font: DigitModel | None = None) -> None:
         self._tesseract = TesseractDigits() if tesseract else None
+        self._font = font
 
     def describe(self, cells: Sequence[np.ndarray]) -> list[CellSample]:
-        guesses = self._tesseract.read(cells) if self._tesseract else [None] * len(cells)
-        return [
-            CellSample(
-                cell_features(cell),
-                int(g.digit) if g is not None and g.digit is not None else None,
-            )
-            for cell, g in zip(cells, guesses, strict=True)
-        ]
+        features = [cell_features(cell) for cell in cells]
+        ask = list(range(len(cells)))
+        if self._font is not None and cells:
+            votes = self._font.probabilities(features, [None] * len(cells))
+            ask = [i for i, row in enumerate(votes) if float(row.max()) < 1.0]
+        digits: list[int | None] = [None] * len(cells)
+        if self._tesseract is not None and ask:
+            for i, guess in zip(ask, self._tesseract.read([cells[i] for i in ask]), strict=True):
+                digits[i] = int(guess.digit) if guess.digit is not None else None
+        return [CellSample(f, d) for f, d in zip(features, digits, strict=True)]
 
     def close(self) -> None:
         if self._tesseract is not None:

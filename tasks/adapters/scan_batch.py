@@ -2,9 +2,9 @@
 
 The unit of parallel work is a chunk: a few files (about `CHUNK_BYTES` of them). A worker
 (a process of the local pool, or a Dask worker) opens each file, reads every page with
-`read_page`, and writes the file's result to `<cache>/<sha256>.pkl` before going on, so a
-run killed half-way resumes with the files not yet done, and a re-run recognises nothing
-again. Engines (Tesseract, the classifier) are made once per process.
+`read_page`, and writes the file's result to `<cache>/<sha256>.v<CACHE_VERSION>.pkl` before
+going on, so a run killed half-way resumes with the files not yet done, and a re-run
+recognises nothing again. Engines (Tesseract, the classifier) are made once per process.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = [
     "save_quarantine",
 ]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bumped when what a cached page holds changes
 CHUNK_BYTES = 12 << 20
 
 
@@ -109,7 +109,8 @@ def _engines() -> tuple[Any, Any]:
         from tasks.adapters.recognition_engines import Engines
 
         cv2.setNumThreads(1)
-        _ENGINES, _MODEL = Engines(), font_model()
+        _MODEL = font_model()
+        _ENGINES = Engines(font=_MODEL)
     return _ENGINES, _MODEL
 
 
@@ -182,19 +183,21 @@ def save_quarantine(folder: Path, job_path: Path, frame: int, name: str) -> Path
     target = folder / f"{name}.png"
     if target.exists():
         return target
+    folder.mkdir(parents=True, exist_ok=True)
     for item in read_frames(job_path):
-        if item.index != frame:
+        if item.index != frame or item.image is None:
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        if item.image is None:
-            # Nothing decodable: keep the file's bytes as they came.
-            raw = folder / f"{name}{job_path.suffix.lower()}"
-            raw.write_bytes(job_path.read_bytes())
-            return raw
         ok, data = cv2.imencode(".png", np.ascontiguousarray(item.image))
         if ok:
             partial = target.with_suffix(".tmp")
             partial.write_bytes(data.tobytes())
             os.replace(partial, target)
             return target
-    return None
+    # Nothing decodable at that frame (a damaged or truncated file): keep the file's bytes.
+    raw = folder / f"{name}{job_path.suffix.lower()}"
+    if not raw.exists():
+        try:
+            raw.write_bytes(job_path.read_bytes())
+        except OSError:
+            return None
+    return raw

@@ -75,10 +75,15 @@ def store_records(
             select(Work.work_code, Work.id).where(Work.session_id == session_id)
         )
     }
-    existing = {
-        p.content_hash: p
-        for p in session.scalars(select(Page).where(Page.session_id == session_id))
-    }
+    # Pages by content (the same file may have come with another session's batch before).
+    ids = sorted({str(r["page_id"]) for r in records})
+    existing: dict[str, Page] = {}
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        existing |= {
+            p.content_hash: p
+            for p in session.scalars(select(Page).where(Page.content_hash.in_(batch)))
+        }
     stored = opened = closed = 0
     seen: set[str] = set()
     for record in records:
@@ -90,6 +95,7 @@ def store_records(
         if page is None:
             page = Page(content_hash=page_id, session_id=session_id, received_at=now)
             session.add(page)
+        page.session_id = session_id
         page.work_id = work_ids.get(record.get("work_code") or "")
         page.source_file = record["source_file"]
         page.source_index = int(record["frame"])

@@ -255,6 +255,11 @@ def read_page(
         return rejected(base, problem or "qr_unreadable"), {}
     payload = parse_qr(hit.text)
     located, error = _orient(located, hit.corners)
+    if located.inferred is not None:
+        # One marker inferred: fit the map to the three found and the QR's four corners, and
+        # take the fit's worst residual as the map's error.
+        located = located.refined(rec.qr_corners_mm(), hit.corners)
+        error = rec.check_geometry(located, hit.corners)
     record = _Record({**base, **_identity(payload)})
     record.out["turned_180"] = located.turned
     record.out["alignment"] = {

@@ -94,6 +94,7 @@ class Located:
     paper: int  # grey level of the paper
     ink: int  # grey level of the darkest print
     orientation_sure: bool = True  # the bar was seen (else the QR decided)
+    inferred: str | None = None  # the corner whose marker was inferred (layout's own naming)
 
     def point(self, x_mm: float, y_mm: float) -> tuple[float, float]:
         v = self.to_image @ np.array([x_mm, y_mm, 1.0])
@@ -102,9 +103,27 @@ class Located:
     def turned_over(self) -> Located:
         """The same markers read the other way up (when the QR says so)."""
         flip = np.array([[-1.0, 0, PAGE_W], [0, -1.0, PAGE_H], [0, 0, 1]])
+        opposite = {"tl": "br", "tr": "bl", "br": "tl", "bl": "tr"}
         return replace(
-            self, to_image=self.to_image @ flip, turned=not self.turned, orientation_sure=False
+            self,
+            to_image=self.to_image @ flip,
+            turned=not self.turned,
+            orientation_sure=False,
+            inferred=opposite[self.inferred] if self.inferred else None,
         )
+
+    def refined(self, points_mm: np.ndarray, points_px: np.ndarray) -> Located:
+        """With a marker inferred (a parallelogram's guess, wrong under perspective): the map
+        fitted again to the three markers found and the given points (the QR's corners)."""
+        if self.inferred is None:
+            return self
+        kept = [c for c in MARKER_CENTRES if c != self.inferred]
+        src = np.vstack([[MARKER_CENTRES[c] for c in kept], points_mm]).astype(np.float64)
+        dst = np.vstack([[self.point(*MARKER_CENTRES[c]) for c in kept], points_px])
+        fitted, _ = cv2.findHomography(src, dst.astype(np.float64), 0)
+        if fitted is None:
+            return self
+        return replace(self, to_image=fitted.astype(float))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,30 +146,31 @@ class CellInk:
 
 def ink_levels(small: np.ndarray) -> tuple[int, int]:
     """Paper and darkest-print grey levels of a page (robust percentiles of its reduced
-    image: the markers make the darkest 0.3 %)."""
-    sample = small[::2, ::2]
-    paper = int(np.percentile(sample, 70))
-    ink = int(np.percentile(sample, 0.3))
+    image, from its histogram: the markers make the darkest 0.3 %)."""
+    histogram = cv2.calcHist([small], [0], None, [256], [0, 256]).ravel()
+    cumulative = np.cumsum(histogram) / max(float(histogram.sum()), 1.0)
+    paper = int(np.searchsorted(cumulative, 0.70))
+    ink = int(np.searchsorted(cumulative, 0.003))
     return paper, ink
-
-
-def _reduce(grey: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """The image at about `FIND_PX_PER_MM` (halved by pyramid steps, then resized: much
-    faster than one area resize of a full page), the factor, and the guessed px per mm."""
-    h, w = grey.shape
-    guess = w / (PAGE_W + 10.0)  # px per mm, ±20 % for scanner margins and scale
-    small, factor = grey, 1.0
-    while guess * factor > 2 * FIND_PX_PER_MM:
-        small = cv2.pyrDown(small)
-        factor = small.shape[1] / w
-    target = min(1.0, FIND_PX_PER_MM / (guess * factor))
-    if target < 1.0:
-        small = cv2.resize(small, None, fx=target, fy=target, interpolation=cv2.INTER_AREA)
-    return small, small.shape[1] / w, guess
 
 
 def _threshold(paper: int, ink: int) -> int:
     return int(round(ink + 0.55 * (paper - ink)))
+
+
+def _reduce(grey: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The image at about `FIND_PX_PER_MM` (halved by pyramid steps, then resized: much
+    faster than one area resize of a full page, and unlike point samples it keeps a noisy
+    1-bit marker solid), the factor, and the guessed px per mm."""
+    h, w = grey.shape
+    guess = w / (PAGE_W + 10.0)  # px per mm, ±20 % for scanner margins and scale
+    small = grey
+    while guess * small.shape[1] / w > 2 * FIND_PX_PER_MM:
+        small = cv2.pyrDown(small)
+    target = min(1.0, FIND_PX_PER_MM / (guess * small.shape[1] / w))
+    if target < 1.0:
+        small = cv2.resize(small, None, fx=target, fy=target, interpolation=cv2.INTER_AREA)
+    return small, small.shape[1] / w, guess
 
 
 def _marker_candidates(
@@ -159,22 +179,28 @@ def _marker_candidates(
     """Solid, square, marker-sized dark blobs on the reduced image: (x, y, side) in source
     px."""
     dark = (small < threshold).astype(np.uint8)
-    count, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    _, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
     px = guess * factor
     low, high = (MARKER * 0.7 * px) ** 2, (MARKER * 1.35 * px) ** 2
-    out = []
     sh, sw = small.shape
-    for i in range(1, count):
-        x, y, bw, bh, area = stats[i]
-        if not low <= area <= high or x == 0 or y == 0 or x + bw >= sw or y + bh >= sh:
-            continue
-        side = math.sqrt(area)
-        # A square turned by up to 15° fills its bounding box by at least 0.75.
-        if not 0.7 <= bw / bh <= 1.43 or area < 0.6 * bw * bh:
-            continue
-        cx, cy = centroids[i]
+    x, y, bw, bh, area = (stats[1:, i] for i in range(5))
+    # Marker-sized, not touching the image edge, square-ish, and solid: a square turned by
+    # up to 15° fills its bounding box by at least 0.75.
+    keep = (
+        (area >= low)
+        & (area <= high)
+        & (x > 0)
+        & (y > 0)
+        & (x + bw < sw)
+        & (y + bh < sh)
+        & (bw >= 0.7 * bh)
+        & (bw <= 1.43 * bh)
+        & (area >= 0.6 * bw * bh)
+    )
+    out = []
+    for (cx, cy), side in zip(centroids[1:][keep], np.sqrt(area[keep]), strict=True):
         # Continuous coordinates: pixel (i, j) covers [i, i+1) × [j, j+1).
-        out.append(((cx + 0.5) / factor, (cy + 0.5) / factor, side / factor))
+        out.append(((cx + 0.5) / factor, (cy + 0.5) / factor, float(side) / factor))
     return out
 
 
@@ -246,8 +272,9 @@ def locate(grey: np.ndarray) -> Located | str:
         return "markers_not_found"
     error, k = _shape_error(corners)
     markers = 4
+    inferred: str | None = None
     if error > MAX_SHAPE_ERROR:
-        best: tuple[float, dict[str, np.ndarray], float] | None = None
+        best: tuple[float, dict[str, np.ndarray], float, str] | None = None
         for missing in corners:
             trial = dict(corners)
             trial[missing] = _infer_fourth(corners, missing)
@@ -257,13 +284,13 @@ def locate(grey: np.ndarray) -> Located | str:
                 continue
             e, kk = _shape_error(trial)
             if best is None or e < best[0]:
-                best = (e, trial, kk)
+                best = (e, trial, kk, missing)
         if best is None or best[0] > MAX_SHAPE_ERROR / 2:
             return "markers_not_found"
-        error, corners, k = best
+        error, corners, k, inferred = best
         markers = 3
     upright = _map(corners)
-    located = Located(upright, markers, False, k, error, paper, ink)
+    located = Located(upright, markers, False, k, error, paper, ink, inferred=inferred)
     # The orientation bar: beside the top-left marker of an upright page; seen beside the
     # bottom-right one, the page is turned.
     here = _mean_in(grey, upright, _ORIENTATION)

@@ -154,6 +154,10 @@ def check_batch(
     ]
     cells = [c for _, c in pages]
     live = [i for i, r in enumerate(records) if r.get("status") != REJECTED]
+    for i in live:  # a damaged mark box stays damaged whatever the digits now say
+        marks = records[i].get("marks") or {}
+        if any(m["state"] == "damaged" for m in marks.values()):
+            reasons[i].append("field_damaged")
 
     # The session's codes; in a batch without them, the codes its own pages show.
     kit_codes: dict[str, str | None] = {}  # work code → school (None when unknown)
