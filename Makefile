@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python -m bench.reconcile
 	$(BIN)/python -m bench.print_kits
 	$(BIN)/python -m bench.simulate
+	$(BIN)/python -m bench.scan
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

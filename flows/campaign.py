@@ -122,9 +122,7 @@ def campaign(
         # measured against the simulator's ground truth.
         day = out_dir / "exam_day" / exam_session.id
         scanned = run_scan(folder=str(day / "scans"), out=out, plan=plan, session=exam_session.id)
-        scanned["accuracy"] = scan_accuracy(
-            Path(scanned["results"]), day / "ground_truth.json"
-        )
+        scanned["accuracy"] = scan_accuracy(Path(scanned["results"]), day / "ground_truth.json")
         entries.append(StageSummary("scan", "completed", scanned))
     else:
         entries.append(StageSummary("exam_day", "skipped"))

@@ -670,9 +670,7 @@ def scan_command(
         Path, typer.Option("--db-out", help="папка региональной базы (с --plan)")
     ] = Path("out"),
     workers: Annotated[int | None, typer.Option(help="процессов (по умолчанию: ядер)")] = None,
-    dask: Annotated[
-        str | None, typer.Option(help="адрес кластера Dask (tcp://host:8786)")
-    ] = None,
+    dask: Annotated[str | None, typer.Option(help="адрес кластера Dask (tcp://host:8786)")] = None,
 ) -> None:
     """Recognise every scanned page under FOLDER: one JSON record per page in OUT
     (docs/recognition.md), rejected pages' images in quarantine next to it."""

@@ -75,7 +75,9 @@ def scan(
             unmapped(str(work_dir / "pages")),
             unmapped(list(topic_numbers)),
         )
-        artifact = create_progress_artifact(0.0, key="scan-progress", description="Распознавание: готово, %")
+        artifact = create_progress_artifact(
+            0.0, key="scan-progress", description="Распознавание: готово, %"
+        )
         files = []
         for done, future in enumerate(as_completed(futures), start=1):
             files += future.result()
@@ -83,7 +85,12 @@ def scan(
     else:
         files = recognise_scans(quote(batch.chunks), cores)
     records, images, summary = finish_scan(
-        quote(batch), quote(files), quote(codes), results_path, work_dir.with_name("quarantine"), started
+        quote(batch),
+        quote(files),
+        quote(codes),
+        results_path,
+        work_dir.with_name("quarantine"),
+        started,
     )
     if campaign_code and session_code:
         summary["stored"] = store_scan(

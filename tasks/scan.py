@@ -41,9 +41,9 @@ from tasks.retries import transient_failure
 
 __all__ = [
     "ScanBatch",
+    "chunk_rows",
     "finish_scan",
     "plan_scan",
-    "chunk_rows",
     "recognise_chunk_task",
     "recognise_scans",
     "scan_accuracy",
@@ -66,9 +66,7 @@ class ScanBatch:
 
 
 @task(name="plan-scan", cache_policy=NONE)
-def plan_scan(
-    folder: Path, work_dir: Path, workers: int, topics: Sequence[str] = ()
-) -> ScanBatch:
+def plan_scan(folder: Path, work_dir: Path, workers: int, topics: Sequence[str] = ()) -> ScanBatch:
     """Every scan file under `folder` with its content hash, dealt into chunks."""
     if not folder.is_dir():
         raise DataError(f"папка со сканами не найдена: {folder}")
@@ -110,12 +108,13 @@ def _write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
 
 
 def _check_contract(
-    records: Sequence[dict[str, Any]], jobs: Sequence[ScanJob], session: SessionCodes, kept: set[str]
+    records: Sequence[dict[str, Any]],
+    jobs: Sequence[ScanJob],
+    session: SessionCodes,
+    kept: set[str],
 ) -> None:
     frames = {job.rel: count_frames(job.path) for job in jobs}
-    run = run_contract(
-        contract_frame(records, frames, session, kept), load_contract("recognition")
-    )
+    run = run_contract(contract_frame(records, frames, session, kept), load_contract("recognition"))
     if not run.success:
         broken = {rule: count for rule, count in run.rules.items() if count}
         raise ContractError(f"recognition contract violated: {broken}")
@@ -266,7 +265,11 @@ def store_scan(
             uow.commit()
     finally:
         database.dispose()
-    get_run_logger().info("stored %d pages, %d verification items opened", counts["pages"], counts["verification_opened"])
+    get_run_logger().info(
+        "stored %d pages, %d verification items opened",
+        counts["pages"],
+        counts["verification_opened"],
+    )
     return counts
 
 

@@ -60,13 +60,13 @@ def normalise(ink: np.ndarray) -> np.ndarray:
     out = np.zeros((SIZE, SIZE), np.float32)
     if ys.size == 0:
         return out
-    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
+    crop: np.ndarray = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
     m = cv2.moments(crop)
     if abs(m["mu02"]) > 1e-2:
         skew = m["mu11"] / m["mu02"]
         h, w = crop.shape
         width = int(w + abs(skew) * h) + 2
-        shear = np.float32([[1, skew, -0.5 * h * skew + (width - w) / 2], [0, 1, 0]])
+        shear = np.array([[1, skew, -0.5 * h * skew + (width - w) / 2], [0, 1, 0]], np.float32)
         crop = cv2.warpAffine(crop, shear, (width, h), flags=cv2.INTER_LINEAR)
         ys, xs = np.nonzero(crop > 60)
         if ys.size:
@@ -83,7 +83,7 @@ def normalise(ink: np.ndarray) -> np.ndarray:
 
 def cell_features(ink: np.ndarray) -> np.ndarray:
     glyph = normalise(ink)
-    hog = _HOG.compute((glyph * 255).astype(np.uint8)).ravel()
+    hog = np.asarray(_HOG.compute((glyph * 255).astype(np.uint8))).ravel()
     return np.concatenate([hog, cv2.resize(glyph, (14, 14)).ravel() * 0.5]).astype(np.float32)
 
 
@@ -91,14 +91,15 @@ def _render(digit: str, source: object, rng: np.random.Generator) -> np.ndarray:
     if isinstance(source, str):
         from PIL import Image, ImageDraw, ImageFont
 
-        font = ImageFont.truetype(source, 60)
-        image = Image.new("L", (100, 100), 0)
-        ImageDraw.Draw(image).text((20, 10), digit, font=font, fill=255)
-        return np.array(image)
-    font, italic = source  # type: ignore[misc]
+        truetype = ImageFont.truetype(source, 60)
+        picture = Image.new("L", (100, 100), 0)
+        ImageDraw.Draw(picture).text((20, 10), digit, font=truetype, fill=255)
+        return np.array(picture)
+    assert isinstance(source, tuple)
+    hershey, italic = source
     image = np.zeros((100, 100), np.uint8)
-    scale = 4.0 if font == cv2.FONT_HERSHEY_PLAIN else 2.0
-    flags = font | (cv2.FONT_ITALIC if italic else 0)
+    scale = 4.0 if hershey == cv2.FONT_HERSHEY_PLAIN else 2.0
+    flags = int(hershey) | (cv2.FONT_ITALIC if italic else 0)
     cv2.putText(image, digit, (25, 75), flags, scale, 255, int(rng.integers(1, 5)), cv2.LINE_AA)
     return image
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pypdfium2 as pdfium  # type: ignore[import-untyped]
+import pypdfium2 as pdfium
 import yaml
 from PIL import Image
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["DigitGuess", "QrHit", "TesseractDigits", "PytesseractDigits", "decode_qr", "tessdata"]
+__all__ = ["DigitGuess", "PytesseractDigits", "QrHit", "TesseractDigits", "decode_qr", "tessdata"]
 
 DIGITS = "0123456789"
 GLYPH_PX = 40  # height a digit is scaled to before Tesseract sees it
@@ -52,7 +52,10 @@ def decode_qr(grey: np.ndarray, rect: tuple[int, int, int, int] | None = None) -
     image = np.ascontiguousarray(image)
     try:
         found = zxingcpp.read_barcodes(
-            image, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=True, try_downscale=True
+            image,
+            formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
+            try_rotate=True,
+            try_downscale=True,
         )
     except (ValueError, RuntimeError):
         return []
@@ -96,7 +99,7 @@ def glyph(cell: np.ndarray) -> np.ndarray | None:
     scale = GLYPH_PX / max(h, 1)
     if w * scale > GLYPH_PX * 1.4:
         scale = GLYPH_PX * 1.4 / w
-    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
     crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     out = np.full((size[1] + 2 * PAD_PX, size[0] + 2 * PAD_PX), 255, np.uint8)
     out[PAD_PX : PAD_PX + size[1], PAD_PX : PAD_PX + size[0]] = 255 - crop

@@ -73,7 +73,9 @@ def plan_jobs(folder: Path) -> list[ScanJob]:
     jobs = []
     for path in list_scan_files(folder):
         jobs.append(
-            ScanJob(path, path.relative_to(folder).as_posix(), file_digest(path), path.stat().st_size)
+            ScanJob(
+                path, path.relative_to(folder).as_posix(), file_digest(path), path.stat().st_size
+            )
         )
     return jobs
 
@@ -93,9 +95,7 @@ def chunks_of(
         target = loads.index(min(loads))
         bins[target].append(job)
         loads[target] += job.size
-    return [
-        Chunk(tuple(sorted(b, key=lambda j: j.rel)), cache, topics) for b in bins if b
-    ]
+    return [Chunk(tuple(sorted(b, key=lambda j: j.rel)), cache, topics) for b in bins if b]
 
 
 _ENGINES: Any = None
@@ -103,7 +103,7 @@ _MODEL: Any = None
 
 
 def _engines() -> tuple[Any, Any]:
-    global _ENGINES, _MODEL  # noqa: PLW0603 - one set of engines per worker process
+    global _ENGINES, _MODEL
     if _ENGINES is None:
         from tasks.adapters.digits import font_model
         from tasks.adapters.recognition_engines import Engines
@@ -142,7 +142,7 @@ def recognise_file(job: ScanJob, cache: Path, context: PageContext) -> FileRead:
             source["read_error"] = frame.error
         try:
             result.pages.append(read_page(frame.image, engines, model, context, source))
-        except Exception as exc:  # noqa: BLE001 - one page never stops the batch
+        except Exception as exc:
             result.pages.append(
                 (rejected({**source, "error": type(exc).__name__}, "unreadable_file"), {})
             )

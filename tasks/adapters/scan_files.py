@@ -78,11 +78,11 @@ def _raster(data: bytes, multi: bool) -> Iterator[Frame]:
         for index, image in enumerate(images):
             yield Frame(index, _grey(image))
         return
-    image = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
-    if image is None:
+    single = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
+    if single is None:
         yield Frame(0, None, "файл изображения повреждён или не читается")
     else:
-        yield Frame(0, image)
+        yield Frame(0, single)
 
 
 def _pdf(data: bytes) -> Iterator[Frame]:
@@ -99,7 +99,7 @@ def _pdf(data: bytes) -> Iterator[Frame]:
             page = document[index]
             try:
                 yield Frame(index, _pdf_page(page, pdfium, pdfium_c))
-            except Exception:  # noqa: BLE001 - any decoding failure is this page's reason
+            except Exception:
                 yield Frame(index, None, "страница PDF не читается")
             finally:
                 page.close()
@@ -150,6 +150,6 @@ def count_frames(path: Path) -> int:
                 document.close()
         if suffix in (".tif", ".tiff"):
             return max(1, int(cv2.imcount(str(path))))
-    except Exception:  # noqa: BLE001 - unreadable: one record for the file
+    except Exception:
         return 1
     return 1

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from tasks.adapters.models import Page, RecognitionResult, School, VerificationItem, Work
@@ -109,7 +109,7 @@ def store_records(
         session.execute(delete(RecognitionResult).where(RecognitionResult.page_id == page.id))
         rows = [{**r, "page_id": page.id} for r in _results(record)]
         if rows:
-            session.execute(RecognitionResult.__table__.insert(), rows)
+            session.execute(insert(RecognitionResult), rows)
         stored += 1
         wanted = {
             f"scan:{page_id}:{reason}": reason

@@ -35,7 +35,9 @@ MARGIN = 4.0  # log-likelihood lead of the best candidate over the next
 
 
 K = 9  # neighbours asked
-TESSERACT_WEIGHT = 1.0  # Tesseract's vote: one neighbour's worth (bench/scan.py: it reads ~80 % of cells)
+TESSERACT_WEIGHT = (
+    1.0  # Tesseract's vote: one neighbour's worth (bench/scan.py: it reads ~80 % of cells)
+)
 
 
 class DigitModel:
@@ -45,7 +47,7 @@ class DigitModel:
     def __init__(self, features: np.ndarray, labels: np.ndarray) -> None:
         self.features = np.asarray(features, np.float32)
         self.labels = np.asarray(labels, np.int32)
-        self._knn = cv2.ml.KNearest_create()
+        self._knn = cv2.ml.KNearest_create()  # type: ignore[attr-defined]
         self._knn.train(self.features, cv2.ml.ROW_SAMPLE, self.labels)
 
     def adapted(self, features: np.ndarray, labels: np.ndarray, weight: int = 2) -> DigitModel:
@@ -117,9 +119,7 @@ def _free(probs: Sequence[np.ndarray | None]) -> FieldReading:
     if all(c == "" for c in cells):
         return FieldReading("", tuple(cells), 1.0, True)
     accepted = "?" not in cells
-    best_cells = [
-        "" if row is None else str(int(np.argmax(row))) for row in probs
-    ]
+    best_cells = ["" if row is None else str(int(np.argmax(row))) for row in probs]
     return FieldReading(
         digits_value(best_cells),
         tuple(cells),
@@ -166,10 +166,14 @@ def decide_field(
                 score += math.log(float(row[int(digit)]) + 1e-3)
         scored.append((score, candidate, shape))
     if not scored:
-        return FieldReading(free.value, free.cells, free.confidence, False, reason="not_a_candidate")
+        return FieldReading(
+            free.value, free.cells, free.confidence, False, reason="not_a_candidate"
+        )
     scored.sort(key=lambda s: -s[0])
     score, candidate, shape = scored[0]
-    support = min(float(row[int(d)]) for row, d in zip(probs, shape, strict=True) if row is not None)
+    support = min(
+        float(row[int(d)]) for row, d in zip(probs, shape, strict=True) if row is not None
+    )
     contradicted = any(
         row is not None and int(np.argmax(row)) != int(d) and float(row.max()) >= CONTRADICT
         for row, d in zip(probs, shape, strict=True)
@@ -192,6 +196,4 @@ def decide_field(
             False,
             reason="not_a_candidate" if contradicted else "digits_uncertain",
         )
-    return FieldReading(
-        digits_value(shape), tuple(shape), support, True, matched=candidate
-    )
+    return FieldReading(digits_value(shape), tuple(shape), support, True, matched=candidate)

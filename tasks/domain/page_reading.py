@@ -134,7 +134,9 @@ def _identify(grey: np.ndarray, located: rec.Located, engines: Engines) -> tuple
             for patch in rec.qr_patches(grey, way):
                 found = engines.qr(patch, None)
                 if found:
-                    hits = [replace(h, corners=rec.qr_patch_to_image(way, h.corners)) for h in found]
+                    hits = [
+                        replace(h, corners=rec.qr_patch_to_image(way, h.corners)) for h in found
+                    ]
                     break
             if hits:
                 break
@@ -198,13 +200,13 @@ def _digit_cells(grey: np.ndarray, located: rec.Located, item: Any, engines: Eng
     cells = rec.digit_cells(grey, located, item)
     inked = [c.image for c in cells if c.inked and c.image is not None]
     described = iter(engines.describe(inked) if inked else [])
-    samples = tuple(
-        next(described) if c.inked and c.image is not None else None for c in cells
-    )
+    samples = tuple(next(described) if c.inked and c.image is not None else None for c in cells)
     return DigitCells(samples, any(c.damaged for c in cells))
 
 
-def field_candidates(record: dict[str, Any], name: str, context: PageContext) -> Sequence[str] | None:
+def field_candidates(
+    record: dict[str, Any], name: str, context: PageContext
+) -> Sequence[str] | None:
     """What a field may hold as far as the page itself tells: the session's topics, the
     answer blank's own code."""
     if name == "topic_number" and context.topics:
@@ -280,7 +282,9 @@ def read_page(
         except KeyError:  # not on this side (the back of an answer blank)
             continue
         cells = _digit_cells(grey, located, item, engines)
-        reading = decide_field(cells.probabilities(model), field_candidates(record.out, name, context))
+        reading = decide_field(
+            cells.probabilities(model), field_candidates(record.out, name, context)
+        )
         fields[name] = reading.as_dict()
         kept[name] = cells
         reason = field_reason(name, reading, cells.damaged)

@@ -1,4 +1,4 @@
-"""Recognition of one scanned page: where the blank lies, which way up, what its boxes and cells say.
+"""Recognition of one scanned page: where the blank lies, which way up, what its boxes say.
 
 Pure image logic on grey numpy arrays (docs/recognition.md). The steps:
 
@@ -34,11 +34,11 @@ from tasks.domain.blanks import (
     MARKER,
     PAGE_H,
     PAGE_W,
+    BlankType,
     Box,
     Field,
     FieldKind,
     Layout,
-    BlankType,
     QrPayload,
     layout_for,
     qr_text,
@@ -47,17 +47,16 @@ from tasks.domain.blanks import (
 __all__ = [
     "MAX_ERROR_MM",
     "PX_PER_MM",
-    "Alignment",
     "CellInk",
-    "MarkReading",
     "Located",
+    "MarkReading",
     "check_geometry",
     "digit_cells",
     "ink_levels",
     "locate",
     "qr_corners_mm",
-    "qr_patches",
     "qr_patch_to_image",
+    "qr_patches",
     "qr_region",
     "read_marks",
     "text_ink",
@@ -155,14 +154,14 @@ def ink_levels(small: np.ndarray) -> tuple[int, int]:
 
 
 def _threshold(paper: int, ink: int) -> int:
-    return int(round(ink + 0.55 * (paper - ink)))
+    return round(ink + 0.55 * (paper - ink))
 
 
 def _reduce(grey: np.ndarray) -> tuple[np.ndarray, float, float]:
     """The image at about `FIND_PX_PER_MM` (halved by pyramid steps, then resized: much
     faster than one area resize of a full page, and unlike point samples it keeps a noisy
     1-bit marker solid), the factor, and the guessed px per mm."""
-    h, w = grey.shape
+    _h, w = grey.shape
     guess = w / (PAGE_W + 10.0)  # px per mm, ±20 % for scanner margins and scale
     small = grey
     while guess * small.shape[1] / w > 2 * FIND_PX_PER_MM:
@@ -245,7 +244,8 @@ def _corners(cands: list[tuple[float, float, float]]) -> dict[str, np.ndarray] |
 def _infer_fourth(points: dict[str, np.ndarray], missing: str) -> np.ndarray:
     opposite = {"tl": "br", "tr": "bl", "br": "tl", "bl": "tr"}[missing]
     others = [c for c in points if c not in (missing, opposite)]
-    return points[others[0]] + points[others[1]] - points[opposite]
+    inferred: np.ndarray = points[others[0]] + points[others[1]] - points[opposite]
+    return inferred
 
 
 def _map(points: dict[str, np.ndarray]) -> np.ndarray:
@@ -256,7 +256,12 @@ def _map(points: dict[str, np.ndarray]) -> np.ndarray:
 
 def _mean_in(grey: np.ndarray, located_map: np.ndarray, box: Box) -> float:
     """Mean grey inside a layout box (its inner two thirds) through the map."""
-    patch = _cut(grey, located_map, Box(box.x + box.w / 6, box.y + box.h / 6, box.w * 2 / 3, box.h * 2 / 3), 4.0)
+    patch = _cut(
+        grey,
+        located_map,
+        Box(box.x + box.w / 6, box.y + box.h / 6, box.w * 2 / 3, box.h * 2 / 3),
+        4.0,
+    )
     return float(patch.mean())
 
 
@@ -294,7 +299,12 @@ def locate(grey: np.ndarray) -> Located | str:
     # The orientation bar: beside the top-left marker of an upright page; seen beside the
     # bottom-right one, the page is turned.
     here = _mean_in(grey, upright, _ORIENTATION)
-    turned_box = Box(PAGE_W - _ORIENTATION.x - _ORIENTATION.w, PAGE_H - _ORIENTATION.y - _ORIENTATION.h, _ORIENTATION.w, _ORIENTATION.h)
+    turned_box = Box(
+        PAGE_W - _ORIENTATION.x - _ORIENTATION.w,
+        PAGE_H - _ORIENTATION.y - _ORIENTATION.h,
+        _ORIENTATION.w,
+        _ORIENTATION.h,
+    )
     there = _mean_in(grey, upright, turned_box)
     mid = (paper + ink) / 2
     if here < mid <= there:
@@ -306,11 +316,15 @@ def locate(grey: np.ndarray) -> Located | str:
 
 def _cut(grey: np.ndarray, to_image: np.ndarray, box: Box, px_per_mm: float) -> np.ndarray:
     """The layout box `box` resampled upright at `px_per_mm` through the map."""
-    out_w = max(1, int(round(box.w * px_per_mm)))
-    out_h = max(1, int(round(box.h * px_per_mm)))
+    out_w = max(1, round(box.w * px_per_mm))
+    out_h = max(1, round(box.h * px_per_mm))
     # output pixel (u, v) → layout mm → image px
     place = np.array(
-        [[1 / px_per_mm, 0, box.x + 0.5 / px_per_mm], [0, 1 / px_per_mm, box.y + 0.5 / px_per_mm], [0, 0, 1]]
+        [
+            [1 / px_per_mm, 0, box.x + 0.5 / px_per_mm],
+            [0, 1 / px_per_mm, box.y + 0.5 / px_per_mm],
+            [0, 0, 1],
+        ]
     )
     m = to_image @ place
     # cv2 samples the source at M·(u, v) with pixel centres at integers.
@@ -384,7 +398,7 @@ _FUNCTION: tuple[np.ndarray, np.ndarray] | None = None
 def _qr_function_modules() -> tuple[np.ndarray, np.ndarray]:
     """A reference symbol of the blanks' QR version, level and mask, and the mask of its
     function modules (fixed for the version; the format bits fixed by level and mask)."""
-    global _FUNCTION  # noqa: PLW0603 - computed once
+    global _FUNCTION
     if _FUNCTION is None:
         import segno
 
@@ -436,7 +450,7 @@ def _binary(patch: np.ndarray, located: Located) -> np.ndarray:
 
 def _frame_share(ink: np.ndarray, band_px: int) -> float:
     """Share of a cut-out's frame band (its printed border) that is dark."""
-    h, w = ink.shape
+    _h, _w = ink.shape
     mask = np.zeros_like(ink, dtype=bool)
     mask[:band_px, :] = mask[-band_px:, :] = True
     mask[:, :band_px] = mask[:, -band_px:] = True
@@ -459,9 +473,14 @@ _SPECK_MM2 = 0.12  # ink blobs smaller than this are dust or noise
 def _framed(grey: np.ndarray, located: Located, box: Box) -> tuple[np.ndarray, float]:
     """A box with its printed frame and a margin, thresholded; and how whole the frame is."""
     pad = _FRAME_PAD
-    patch = _cut(grey, located.to_image, Box(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad), PX_PER_MM)
+    patch = _cut(
+        grey,
+        located.to_image,
+        Box(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad),
+        PX_PER_MM,
+    )
     ink = _binary(patch, located)
-    band = int(round(2 * pad * PX_PER_MM))
+    band = round(2 * pad * PX_PER_MM)
     return ink, _frame_share(ink, band)
 
 
@@ -469,9 +488,9 @@ def read_marks(grey: np.ndarray, located: Located, layout: Layout) -> dict[str, 
     """Every mark box of the page: empty, marked (a cross or tick), cancelled (filled in),
     uncertain (between), or damaged (its frame is not there)."""
     out: dict[str, MarkReading] = {}
-    pad = int(round(_FRAME_PAD * PX_PER_MM))
-    inset = int(round((_FRAME_PAD + 0.45) * PX_PER_MM))
-    whole = int(round(_FRAME_PAD * PX_PER_MM))
+    pad = round(_FRAME_PAD * PX_PER_MM)
+    inset = round((_FRAME_PAD + 0.45) * PX_PER_MM)
+    whole = round(_FRAME_PAD * PX_PER_MM)
     for item in layout.of_kind(FieldKind.MARK_BOX):
         ink, frame = _framed(grey, located, item.box)
         filled = float(ink[whole:-whole, whole:-whole].mean())
@@ -502,7 +521,8 @@ def _clean(ink: np.ndarray, min_area: int) -> np.ndarray:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     keep = np.zeros(count, dtype=np.uint8)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
-    return keep[labels]
+    cleaned: np.ndarray = keep[labels]
+    return cleaned
 
 
 def _frame_lines(ink: np.ndarray, pad: int) -> np.ndarray:
@@ -516,7 +536,7 @@ def _frame_lines(ink: np.ndarray, pad: int) -> np.ndarray:
     vertical = cv2.morphologyEx(
         ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(h * 0.4))))
     )
-    reach = int(round(0.7 * PX_PER_MM))
+    reach = round(0.7 * PX_PER_MM)
     band = np.zeros_like(ink)
     band[max(0, pad - reach) : pad + reach, :] = 1
     band[h - pad - reach : h - pad + reach, :] = 1
@@ -532,8 +552,8 @@ def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk
     printed frame taken out, specks dropped, strokes that run over the frame kept), and cells
     whose frame is missing (damaged)."""
     out = []
-    pad = int(round(_FRAME_PAD * PX_PER_MM))
-    inset = int(round(0.4 * PX_PER_MM))  # the frame line's own width and a little more
+    pad = round(_FRAME_PAD * PX_PER_MM)
+    inset = round(0.4 * PX_PER_MM)  # the frame line's own width and a little more
     min_area = int(0.35 * PX_PER_MM * PX_PER_MM)
     for index, cell in enumerate(item.cells):
         ink, frame = _framed(grey, located, cell)

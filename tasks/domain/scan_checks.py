@@ -29,8 +29,8 @@ import polars as pl
 
 from tasks.domain.blanks import BlankType
 from tasks.domain.contracts import check_column, value_column
-from tasks.domain.identifiers import is_valid_work_code
 from tasks.domain.digit_fields import DigitModel, decide_field
+from tasks.domain.identifiers import is_valid_work_code
 from tasks.domain.page_reading import (
     ACCEPTED,
     REASONS,
@@ -162,9 +162,9 @@ def check_batch(
     # The session's codes; in a batch without them, the codes its own pages show.
     kit_codes: dict[str, str | None] = {}  # work code → school (None when unknown)
     if session.known:
-        for code, (kind, school) in session.codes.items():
+        for code, (kind, owner) in session.codes.items():
             if kind in ("kit", "reserve"):
-                kit_codes[code] = school
+                kit_codes[code] = owner
         for i in list(live):
             if records[i]["code"] not in session.codes:
                 reasons[i] = ["not_in_session"]
@@ -192,10 +192,17 @@ def check_batch(
             if name in cells[i] and not (
                 name == "work_code" and record["blank_type"] == str(BlankType.ADDITIONAL)
             ):
-                _decide(record, cells[i], name, adapted, field_candidates(record, name, context), reasons[i])
+                _decide(
+                    record,
+                    cells[i],
+                    name,
+                    adapted,
+                    field_candidates(record, name, context),
+                    reasons[i],
+                )
 
     # Additional blanks: the work is the one whose code is written on the first side.
-    school_of = {code: school for code, (_, school) in session.codes.items()}
+    school_of: dict[str, str | None] = {c: s for c, (_, s) in session.codes.items()}
     for i in live:
         record = records[i]
         if record["blank_type"] != str(BlankType.ADDITIONAL) or record["page"] != 1:
@@ -212,7 +219,9 @@ def check_batch(
         if reading["status"] == ACCEPTED and reading.get("matched"):
             record["work_code"] = reading["matched"]
         elif "work_code_mismatch" in reasons[i]:
-            reasons[i] = [r if r != "work_code_mismatch" else "work_code_unknown" for r in reasons[i]]
+            reasons[i] = [
+                r if r != "work_code_mismatch" else "work_code_unknown" for r in reasons[i]
+            ]
     # The back of an additional blank belongs where its front does; an unused blank's back
     # (nothing written on it either) is unused too.
     fronts = {
@@ -264,16 +273,16 @@ def check_batch(
     # the number of additional blanks the work has in the batch.
     for i in live:
         if "sheet_number" in cells[i]:
-            work = records[i].get("work_code")
-            extra = sum(1 for s in sheets.get(work, ()) if s.startswith(str(BlankType.ADDITIONAL)))
+            work = str(records[i].get("work_code") or "")
+            extra = sum(s.startswith(str(BlankType.ADDITIONAL)) for s in sheets.get(work, ()))
             last = extra + 1 if work and extra else MAX_SHEETS
             plausible = [f"{n:02d}" for n in range(2, last + 1)]
             _decide(records[i], cells[i], "sheet_number", adapted, plausible, reasons[i])
 
-    summary = BatchSummary(pages=len(records), adaptation_cells=int(len(labels)))
+    summary = BatchSummary(pages=len(records), adaptation_cells=len(labels))
     # Orphans: pages of a work without its registration blank; expected pages not received.
     seen = {page_key(records[i]) for i in live}
-    works = {records[i].get("work_code") for i in live} - {None}
+    works = {str(records[i]["work_code"]) for i in live if records[i].get("work_code")}
     for i in live:
         record = records[i]
         work = record.get("work_code")

@@ -209,8 +209,18 @@ def test_a_wrong_accepted_field_lowers_the_right_share() -> None:
     fields = score(records, _truth())["digit_fields"]
 
     assert fields["accepted_wrong"] == 1
+    assert fields["accepted_wrong_on_accepted_pages"] == 1
     assert fields["right_share"] == 0.75
     assert fields["by_field"]["topic_number"]["accepted_wrong"] == 1
+
+
+def test_a_wrong_field_on_a_page_sent_to_verification_is_told_apart() -> None:
+    records = _records()
+    records[2]["fields"]["sheet_number"] = _field("03")
+
+    fields = score(records, _truth())["digit_fields"]
+
+    assert (fields["accepted_wrong"], fields["accepted_wrong_on_accepted_pages"]) == (1, 0)
 
 
 def test_counts_compare_as_integers_and_codes_as_text() -> None:
