@@ -775,7 +775,7 @@ def test_session_info_names_the_collect_stage_and_its_deadline(
     assert untracked is None
 
 
-def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_reconcile(
+def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_the_rcoi_stages(
     database: Database, sessions: Sessions
 ) -> None:
     with UnitOfWork(database.session_factory) as uow:
@@ -784,6 +784,7 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_reconcile
         reconcile = plan_stage_id(uow.session, sessions.first, "reconcile")
         publish = plan_stage_id(uow.session, sessions.first, "publish")
         printing = plan_stage_id(uow.session, sessions.first, "print")
+        scanning = plan_stage_id(uow.session, sessions.first, "scan")
     assert sorted((c.plan_stage_id, c.party, c.completed) for c in checks) == sorted(
         [
             (collect, "42-01", False),
@@ -791,6 +792,7 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_reconcile
             (reconcile, "rcoi", False),
             (printing, "rcoi", False),
             (publish, "rcoi", False),
+            (scanning, "rcoi", False),
         ]
     )
     by_stage = {(c.stage_key, c.party): c for c in checks}
@@ -800,6 +802,7 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_reconcile
         ("load_registry", "rcoi"),
         ("print_kits", "rcoi"),
         ("publish_topics", "rcoi"),
+        ("regional_processing", "rcoi"),
     }
     assert {c.session_code for c in checks} == {FIRST}
     assert {c.zone for c in checks} == {"Asia/Novokuznetsk"}
@@ -809,7 +812,12 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_reconcile
     )
     # printing: «не позднее чем за день до проведения», the 5th inclusive
     assert by_stage["print_kits", "rcoi"].due == datetime(2017, 12, 6, tzinfo=NOVOKUZNETSK)
-    assert {c.due for c in checks if c.stage_key not in ("publish_topics", "print_kits")} == {
+    # scanning (with verification): days 7 to 11 after the exam, the 17th inclusive
+    assert by_stage["regional_processing", "rcoi"].due == datetime(
+        2017, 12, 18, tzinfo=NOVOKUZNETSK
+    )
+    rcoi_stages = ("publish_topics", "print_kits", "regional_processing")
+    assert {c.due for c in checks if c.stage_key not in rcoi_stages} == {
         datetime(2017, 11, 23, tzinfo=NOVOKUZNETSK)
     }
 
