@@ -37,7 +37,9 @@ def _batch() -> tuple[list[dict[str, Any]], dict[str, int], set[str]]:
 
 
 def _run(records: list[dict[str, Any]], frames: dict[str, int], kept: set[str]) -> ContractRun:
-    return run_contract(contract_frame(records, frames, SESSION, kept), load_contract("recognition"))
+    return run_contract(
+        contract_frame(records, frames, SESSION, kept), load_contract("recognition")
+    )
 
 
 def _failing(run: ContractRun) -> dict[str, int]:
