@@ -18,7 +18,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["DigitGuess", "PytesseractDigits", "QrHit", "TesseractDigits", "decode_qr", "tessdata"]
+__all__ = [
+    "DigitGuess",
+    "PytesseractDigits",
+    "QrHit",
+    "TesseractDigits",
+    "TesseractLine",
+    "decode_qr",
+    "tessdata",
+]
 
 DIGITS = "0123456789"
 GLYPH_PX = 40  # height a digit is scaled to before Tesseract sees it
@@ -150,6 +158,26 @@ class TesseractDigits:
         if len(text) != 1 or text not in DIGITS:
             return DigitGuess(None, 0.0)
         return DigitGuess(text, round(confidence, 4), round(second, 4))
+
+    def close(self) -> None:
+        self._api.End()
+
+
+class TesseractLine:
+    """Tesseract (in-process) reading one printed line of digits: the code under the QR."""
+
+    def __init__(self) -> None:
+        import tesserocr
+
+        self._api = tesserocr.PyTessBaseAPI(
+            path=tessdata(), lang="eng", psm=tesserocr.PSM.SINGLE_LINE, oem=tesserocr.OEM.LSTM_ONLY
+        )
+        self._api.SetVariable("tessedit_char_whitelist", DIGITS + " ")
+
+    def read(self, image: np.ndarray) -> str:
+        height, width = image.shape
+        self._api.SetImageBytes(np.ascontiguousarray(image).tobytes(), width, height, 1, width)
+        return str(self._api.GetUTF8Text() or "").strip()
 
     def close(self) -> None:
         self._api.End()

@@ -1,4 +1,5 @@
-"""The engines `tasks.domain.page_reading.read_page` is given: zxing-cpp and the digit reader."""
+"""The engines `tasks.domain.page_reading.read_page` is given: zxing-cpp, the digit cells'
+describer and Tesseract for the printed code (when a QR cannot be read)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tasks.adapters.digits import CellDescriber, CellSample
-from tasks.adapters.ocr import QrHit, decode_qr
+from tasks.adapters.ocr import QrHit, TesseractLine, decode_qr
 from tasks.domain.digit_fields import DigitModel
 
 __all__ = ["Engines"]
@@ -18,6 +19,7 @@ class Engines:
 
     def __init__(self, tesseract: bool = True, font: DigitModel | None = None) -> None:
         self._cells = CellDescriber(tesseract=tesseract, font=font)
+        self._line: TesseractLine | None = None  # made on first use: few pages need it
 
     def qr(self, grey: np.ndarray, rect: tuple[int, int, int, int] | None) -> list[QrHit]:
         return decode_qr(grey, rect)
@@ -25,5 +27,12 @@ class Engines:
     def describe(self, cells: Sequence[np.ndarray]) -> list[CellSample]:
         return self._cells.describe(cells)
 
+    def printed_digits(self, image: np.ndarray) -> str:
+        if self._line is None:
+            self._line = TesseractLine()
+        return self._line.read(image)
+
     def close(self) -> None:
         self._cells.close()
+        if self._line is not None:
+            self._line.close()

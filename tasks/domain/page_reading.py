@@ -19,6 +19,7 @@ import numpy as np
 from tasks.domain import recognition as rec
 from tasks.domain.blanks import BlankType, FieldKind, QrPayload, layout_for, parse_qr
 from tasks.domain.digit_fields import DigitModel, FieldReading, decide_field
+from tasks.domain.identifiers import is_valid_work_code
 from tasks.errors import DataError
 
 __all__ = [
@@ -67,6 +68,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "число полученных бланков записи не равно «Количеству бланков записи»",
     ),
     "orphan_page": (NEEDS_VERIFICATION, "нет бланка регистрации этой работы"),
+    "identified_by_print": (
+        NEEDS_VERIFICATION,
+        "QR-код не прочитан: бланк опознан по напечатанному коду, проверьте",
+    ),
 }
 
 _READ_DIGIT_FIELDS = {
@@ -80,6 +85,8 @@ class Engines(Protocol):
     def qr(self, grey: np.ndarray, rect: tuple[int, int, int, int] | None) -> list[Any]: ...
 
     def describe(self, cells: Sequence[np.ndarray]) -> list[Any]: ...
+
+    def printed_digits(self, image: np.ndarray) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +158,37 @@ def _identify(grey: np.ndarray, located: rec.Located, engines: Engines) -> tuple
             continue
         return hit, None
     return hits[0], "qr_foreign"
+
+
+ADDITIONAL_SERIALS = 900_000  # print: kit serials below, additional blanks' from here
+
+
+def _identify_by_print(
+    grey: np.ndarray, located: rec.Located, engines: Engines
+) -> QrPayload | None:
+    """The blank from its printed code when the QR cannot be read: 12 digits with a valid
+    check digit, the blank type from the serial range, the side from which printed frames are
+    where that layout puts them. Only on a page whose four markers and orientation bar were
+    seen (nothing else checks the map)."""
+    if not located.orientation_sure or located.markers < 4:
+        return None
+    digits = "".join(
+        ch for ch in engines.printed_digits(rec.printed_code_patch(grey, located)) if ch.isdigit()
+    )
+    if len(digits) != 12 or not is_valid_work_code(digits):
+        return None
+    additional = int(digits[5:11]) >= ADDITIONAL_SERIALS
+    if additional:
+        cells = layout_for(BlankType.ADDITIONAL, 1).field("work_code").cells[:3]
+        page = 1 if rec.frames_found(grey, located, cells) >= 0.6 else 2
+        return QrPayload(BlankType.ADDITIONAL, digits, page)
+    registration = layout_for(BlankType.REGISTRATION, 1)
+    probe = [registration.field("flag_not_finished").box, *registration.field("topic_number").cells]
+    if rec.frames_found(grey, located, probe) >= 0.6:
+        return QrPayload(BlankType.REGISTRATION, digits, 1)
+    cells = layout_for(BlankType.ANSWER, 1).field("work_code").cells[:3]
+    page = 1 if rec.frames_found(grey, located, cells) >= 0.6 else 2
+    return QrPayload(BlankType.ANSWER, digits, page)
 
 
 def _orient(located: rec.Located, corners: np.ndarray) -> tuple[rec.Located, float]:
@@ -253,20 +291,29 @@ def read_page(
                 continue
         return rejected(base, located, **extra), {}
     hit, problem = _identify(grey, located, engines)
-    if problem or hit is None:
+    printed = None
+    if problem == "qr_unreadable":
+        printed = _identify_by_print(grey, located, engines)
+    if printed is None and (problem or hit is None):
         return rejected(base, problem or "qr_unreadable"), {}
-    payload = parse_qr(hit.text)
-    located, error = _orient(located, hit.corners)
-    if located.inferred is not None:
+    if printed is not None:
+        payload, error = printed, 0.0
+    else:
+        assert hit is not None
+        payload = parse_qr(hit.text)
+        located, error = _orient(located, hit.corners)
+    if located.inferred is not None and hit is not None and printed is None:
         # One marker inferred: fit the map to the three found and the QR's four corners, and
         # take the fit's worst residual as the map's error.
         located = located.refined(rec.qr_corners_mm(), hit.corners)
         error = rec.check_geometry(located, hit.corners)
     record = _Record({**base, **_identity(payload)})
+    if printed is not None:
+        record.reason("identified_by_print")
     record.out["turned_180"] = located.turned
     record.out["alignment"] = {
         "markers": located.markers,
-        "error_mm": round(error, 3),
+        "error_mm": round(error, 3) if printed is None else None,
         "shape_error": round(located.shape_error, 4),
         "dpi": round(located.px_per_mm * 25.4),
     }

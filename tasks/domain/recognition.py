@@ -22,7 +22,7 @@ Nothing here reads files or calls an OCR engine: the digits of inked cells are h
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 
@@ -52,8 +52,10 @@ __all__ = [
     "MarkReading",
     "check_geometry",
     "digit_cells",
+    "frames_found",
     "ink_levels",
     "locate",
+    "printed_code_patch",
     "qr_corners_mm",
     "qr_patch_to_image",
     "qr_patches",
@@ -333,6 +335,24 @@ def _cut(grey: np.ndarray, to_image: np.ndarray, box: Box, px_per_mm: float) -> 
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
+
+
+_PRINTED = layout_for(BlankType.REGISTRATION, 1).field("code_printed").box
+
+
+def printed_code_patch(grey: np.ndarray, located: Located) -> np.ndarray:
+    """The code printed in digits under the QR (the same place on every blank), upright,
+    black on white with a margin: for the OCR engine when the QR cannot be read."""
+    box = Box(_PRINTED.x - 1.0, _PRINTED.y - 1.0, _PRINTED.w + 2.0, _PRINTED.h + 2.0)
+    ink = _binary(_cut(grey, located.to_image, box, PX_PER_MM), located)
+    ink = _clean(ink, int(_SPECK_MM2 * PX_PER_MM**2))
+    return np.pad(np.where(ink > 0, 0, 255).astype(np.uint8), 20, constant_values=255)
+
+
+def frames_found(grey: np.ndarray, located: Located, boxes: Sequence[Box]) -> float:
+    """How whole the printed frames of these boxes are where the map puts them (the least
+    of them, 0..1): tells which layout a page has when its QR cannot say."""
+    return min(_framed(grey, located, box)[1] for box in boxes)
 
 
 def qr_region(located: Located, margin_mm: float = 6.0) -> tuple[int, int, int, int]:
