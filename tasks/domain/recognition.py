@@ -542,16 +542,23 @@ def _clean(ink: np.ndarray, min_area: int) -> np.ndarray:
     return cleaned
 
 
+# Kernels that close a stroke's gap across a removed frame line (the line and its widening).
+_BRIDGE_V = np.ones((int(1.2 * PX_PER_MM), 1), np.uint8)
+_BRIDGE_H = np.ones((1, int(1.2 * PX_PER_MM)), np.uint8)
+
+
 def _frame_lines(ink: np.ndarray, pad: int) -> np.ndarray:
     """The printed frame of a cut-out: long straight runs in the bands where the frame lies
     (`pad` px in from each edge), slightly widened. A digit's own long stroke (a «1») lies
     inside and is kept."""
     h, w = ink.shape
+    # A frame side runs along most of the cut-out (the map is good to a fifth of a mm, so it
+    # lies straight); a stroke beside it (the top of a «3» written over it) runs shorter.
     horizontal = cv2.morphologyEx(
-        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(w * 0.4)), 1))
+        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(w * 0.65)), 1))
     )
     vertical = cv2.morphologyEx(
-        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(h * 0.4))))
+        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(h * 0.65))))
     )
     reach = round(0.7 * PX_PER_MM)
     band = np.zeros_like(ink)
@@ -564,30 +571,51 @@ def _frame_lines(ink: np.ndarray, pad: int) -> np.ndarray:
     return cv2.dilate(lines, np.ones((3, 3), np.uint8))
 
 
+_CELL_REACH = 2.2  # mm above and below a cell's frame where a digit written over it may reach
+
+
 def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk]:
     """The cells of a digit-cells field: which hold ink, each inked cell's ink image (the
-    printed frame taken out, specks dropped, strokes that run over the frame kept), and cells
-    whose frame is missing (damaged)."""
+    printed frame taken out, specks dropped, strokes that run over the frame kept, also
+    above and below it), and cells whose frame is missing (damaged)."""
     out = []
     pad = round(_FRAME_PAD * PX_PER_MM)
+    extra = round((_CELL_REACH - _FRAME_PAD) * PX_PER_MM)
     inset = round(0.4 * PX_PER_MM)  # the frame line's own width and a little more
     min_area = int(0.35 * PX_PER_MM * PX_PER_MM)
     for index, cell in enumerate(item.cells):
         ink, frame = _framed(grey, located, cell)
-        strokes = ink & (1 - _frame_lines(ink, pad))
-        strokes = _clean(strokes, min_area=min_area)
-        h, w = strokes.shape
-        interior = strokes[pad + inset : h - pad - inset, pad + inset : w - pad - inset]
+        h, w = ink.shape
+        # The frame found on the cell's own cut-out, laid into a taller one.
+        tall_box = Box(
+            cell.x - _FRAME_PAD,
+            cell.y - _FRAME_PAD - extra / PX_PER_MM,
+            cell.w + 2 * _FRAME_PAD,
+            cell.h + 2 * _FRAME_PAD + 2 * extra / PX_PER_MM,
+        )
+        tall = _binary(_cut(grey, located.to_image, tall_box, PX_PER_MM), located)
+        lines = np.zeros_like(tall)
+        lines[extra : extra + h, :w] = _frame_lines(ink, pad)[
+            : tall.shape[0] - extra, : tall.shape[1]
+        ]
+        strokes = _clean(tall & (1 - lines), min_area=min_area)
+        top, left = extra + pad + inset, pad + inset
+        interior = strokes[top : extra + h - pad - inset, left : w - pad - inset]
         share = float(interior.mean()) if interior.size else 0.0
         inked = share > 0.01
         image = None
         if inked:
-            # The digit: components that reach into the interior (not a neighbour's overhang).
+            # The digit: components that reach into the interior (not a neighbour's overhang),
+            # its strokes joined again where they cross the removed frame (a «3» written over
+            # the cell's top edge keeps its top).
+            across = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, _BRIDGE_V) | cv2.morphologyEx(
+                strokes, cv2.MORPH_CLOSE, _BRIDGE_H
+            )
+            strokes = strokes | (across & lines)
             count, labels = cv2.connectedComponents(strokes, connectivity=8)
-            inner = labels[pad + inset : h - pad - inset, pad + inset : w - pad - inset]
+            inner = labels[top : extra + h - pad - inset, left : w - pad - inset]
             keep = np.zeros(count, dtype=np.uint8)
-            touched = np.unique(inner[inner > 0])
-            keep[touched] = 1
+            keep[np.unique(inner[inner > 0])] = 1
             image = (keep[labels] * 255).astype(np.uint8)
         out.append(CellInk(index, inked, round(share, 4), frame < 0.6, image))
     return out
