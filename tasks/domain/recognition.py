@@ -584,9 +584,8 @@ def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk
     inset = round(0.4 * PX_PER_MM)  # the frame line's own width and a little more
     min_area = int(0.35 * PX_PER_MM * PX_PER_MM)
     for index, cell in enumerate(item.cells):
-        ink, frame = _framed(grey, located, cell)
-        h, w = ink.shape
-        # The frame found on the cell's own cut-out, laid into a taller one.
+        # One cut-out reaching `_CELL_REACH` above and below the cell; its middle is the cell
+        # with its frame, where the frame is checked and found.
         tall_box = Box(
             cell.x - _FRAME_PAD,
             cell.y - _FRAME_PAD - extra / PX_PER_MM,
@@ -594,10 +593,12 @@ def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk
             cell.h + 2 * _FRAME_PAD + 2 * extra / PX_PER_MM,
         )
         tall = _binary(_cut(grey, located.to_image, tall_box, PX_PER_MM), located)
+        h = round((cell.h + 2 * _FRAME_PAD) * PX_PER_MM)
+        ink = tall[extra : extra + h]
+        h, w = ink.shape
+        frame = _frame_share(ink, 2 * pad)
         lines = np.zeros_like(tall)
-        lines[extra : extra + h, :w] = _frame_lines(ink, pad)[
-            : tall.shape[0] - extra, : tall.shape[1]
-        ]
+        lines[extra : extra + h] = _frame_lines(ink, pad)
         strokes = _clean(tall & (1 - lines), min_area=min_area)
         top, left = extra + pad + inset, pad + inset
         interior = strokes[top : extra + h - pad - inset, left : w - pad - inset]
@@ -608,10 +609,11 @@ def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk
             # The digit: components that reach into the interior (not a neighbour's overhang),
             # its strokes joined again where they cross the removed frame (a «3» written over
             # the cell's top edge keeps its top).
-            across = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, _BRIDGE_V) | cv2.morphologyEx(
-                strokes, cv2.MORPH_CLOSE, _BRIDGE_H
+            across = np.maximum(
+                cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, _BRIDGE_V),
+                cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, _BRIDGE_H),
             )
-            strokes = strokes | (across & lines)
+            strokes = np.maximum(strokes, across & lines)
             count, labels = cv2.connectedComponents(strokes, connectivity=8)
             inner = labels[top : extra + h - pad - inset, left : w - pad - inset]
             keep = np.zeros(count, dtype=np.uint8)
