@@ -349,7 +349,7 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
             f"{rej['readable_rejected']}; images "
             f"without a record {r['accuracy']['missing_records']}"
         )
-    lines += ["", "Verification reasons (pages):", ""]
+    lines += ["", "Reasons (pages, every status):", ""]
     lines += [f"- {r['preset']}: {r['summary']['reasons']}" for r in results]
     lines += [
         "",

@@ -110,10 +110,16 @@ def _write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
 def _check_contract(
     records: Sequence[dict[str, Any]],
     jobs: Sequence[ScanJob],
+    files: dict[str, FileRead],
     session: SessionCodes,
     kept: set[str],
 ) -> None:
-    frames = {job.rel: count_frames(job.path) for job in jobs}
+    # Pages per file as the workers counted them (apart from decoding); a file no worker
+    # reported is counted here, so that its missing records fail the contract.
+    frames = {
+        job.rel: files[job.rel].frames if job.rel in files else count_frames(job.path)
+        for job in jobs
+    }
     run = run_contract(contract_frame(records, frames, session, kept), load_contract("recognition"))
     if not run.success:
         broken = {rule: count for rule, count in run.rules.items() if count}
@@ -150,7 +156,7 @@ def finish_scan(
                 images[record["page_id"]] = str(copy)
                 kept.add(record["page_id"])
     _write_jsonl(results, records)
-    _check_contract(records, batch.jobs, session, kept)
+    _check_contract(records, batch.jobs, by_file, session, kept)
     seconds = time.perf_counter() - started
     recognised = [f for f in files if not f.cached]
     out = {

@@ -37,7 +37,7 @@ __all__ = [
     "save_quarantine",
 ]
 
-CACHE_VERSION = 8  # bump when recognition or what a cached page holds changes
+CACHE_VERSION = 9  # bump when recognition or what a cached page holds changes
 CHUNK_BYTES = 12 << 20
 
 
@@ -65,6 +65,7 @@ class FileRead:
     rel: str
     digest: str
     pages: list[tuple[dict[str, Any], dict[str, DigitCells]]] = field(default_factory=list)
+    frames: int = 0  # pages the file holds, counted apart from decoding (for the contract)
     seconds: float = 0.0  # recognition time (0 when taken from the cache)
     cached: bool = False
 
@@ -147,7 +148,8 @@ def recognise_file(job: ScanJob, cache: Path, context: PageContext) -> FileRead:
                 (rejected({**source, "error": type(exc).__name__}, "unreadable_file"), {})
             )
     # Pages the decoder could not even list (a damaged multi-page file) still get a record each.
-    for index in range(len(result.pages), count_frames(job.path)):
+    result.frames = count_frames(job.path)
+    for index in range(len(result.pages), result.frames):
         source = {
             "source_file": job.rel,
             "frame": index,

@@ -107,22 +107,14 @@ def digits_value(cells: Sequence[str]) -> str:
 
 
 def _free(probs: Sequence[np.ndarray | None]) -> FieldReading:
-    cells: list[str] = []
-    weakest = 1.0
-    for row in probs:
-        if row is None:
-            cells.append("")
-            continue
-        best = int(np.argmax(row))
-        weakest = min(weakest, float(row[best]))
-        cells.append(str(best) if row[best] >= ACCEPT else "?")
-    if all(c == "" for c in cells):
-        return FieldReading("", tuple(cells), 1.0, True)
-    accepted = "?" not in cells
-    best_cells = ["" if row is None else str(int(np.argmax(row))) for row in probs]
+    """Each cell's most probable digit; `cells` shows «?» where it is below `ACCEPT`."""
+    best = ["" if row is None else str(int(np.argmax(row))) for row in probs]
+    sure = [row is None or float(row.max()) >= ACCEPT for row in probs]
+    weakest = min((float(row.max()) for row in probs if row is not None), default=1.0)
+    accepted = all(sure)
     return FieldReading(
-        digits_value(best_cells),
-        tuple(cells),
+        digits_value(best),
+        tuple(digit if ok else "?" for digit, ok in zip(best, sure, strict=True)),
         weakest,
         accepted,
         reason=None if accepted else "digits_uncertain",

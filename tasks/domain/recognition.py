@@ -470,11 +470,7 @@ def _binary(patch: np.ndarray, located: Located) -> np.ndarray:
 
 
 def _frame_share(ink: np.ndarray, band_px: int) -> float:
-    """Share of a cut-out's frame band (its printed border) that is dark."""
-    _h, _w = ink.shape
-    mask = np.zeros_like(ink, dtype=bool)
-    mask[:band_px, :] = mask[-band_px:, :] = True
-    mask[:, :band_px] = mask[:, -band_px:] = True
+    """How whole a cut-out's printed border is: the least of its four sides."""
     # Each side counted separately: one side torn away loses a quarter.
     sides = [ink[:band_px, :], ink[-band_px:, :], ink[:, :band_px], ink[:, -band_px:]]
     # A side is present when most of its length carries a dark pixel across the band.

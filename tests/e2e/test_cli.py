@@ -15,22 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.cli_support import ROOT, rcoi
 from tests.conftest import postgres_database
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def rcoi(
-    *args: str, env: dict[str, str] | None = None, timeout: int = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-        env=env,
-    )
 
 
 def _line(output: str, stage: str) -> str:

@@ -4,23 +4,11 @@ no generated region: refused before 09:45 local, published at 09:45, once."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def rcoi(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
+from tests.cli_support import rcoi
 
 
 def test_topics_load_seals_them_and_says_so_in_russian(tmp_path: Path) -> None:

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli_support import ROOT, rcoi
+
 SAMPLES = ROOT / "tests" / "scan_samples"
-
-
-def rcoi(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
 
 
 def test_scan_writes_one_record_per_image_of_the_folder(tmp_path: Path) -> None:

@@ -4,23 +4,10 @@ refused in Russian before anything starts, the summary is printed as JSON."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli_support import rcoi
 from tests.print_dir_support import SchoolSpec, build_print_dir
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def rcoi(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
 
 
 def test_simulate_exam_writes_the_exam_day_with_the_given_effects(tmp_path: Path) -> None:
