@@ -105,6 +105,7 @@ def test_a_rerun_recognises_nothing_again_and_a_killed_run_resumes_to_the_same_r
 
 def test_on_a_dask_cluster_the_records_are_those_of_the_local_pool(exam_day: Path) -> None:
     import distributed  # a pinned dependency: the Dask path must not be skipped silently
+
     local = exam_day / "local" / "results.jsonl"
     _scan(exam_day, local, workers=2)
     on_dask = exam_day / "dask" / "results.jsonl"
