@@ -27,7 +27,9 @@ from tasks.adapters.exam_day_files import (
     scan_schools,
     school_jobs,
     session_topics,
+    write_commissions,
     write_ground_truth,
+    write_protocols,
     write_room_records,
 )
 from tasks.domain.exam_day import (
@@ -35,8 +37,10 @@ from tasks.domain.exam_day import (
     PageInk,
     PrintManifest,
     WorkOutcome,
+    commissions,
     decide_works,
     exam_day_options,
+    expert_protocols,
     ground_truth,
     ink_pages,
     room_records,
@@ -151,6 +155,8 @@ def write_exam_day(plan: ExamDayPlan, run: ScanRun, work_dir: Path, folder: Path
     truth = ground_truth(plan.manifest, plan.outcomes, plan.inks, plan.scans, plan.options, meta)
     write_ground_truth(work_dir, truth)
     write_room_records(work_dir, room_records(plan.outcomes))
+    write_protocols(work_dir, expert_protocols(plan.outcomes))
+    write_commissions(work_dir, commissions(plan.outcomes, plan.options.seed))
     replace_folder(work_dir, folder)
     counts = truth["counts"]
     images = counts["images"]

@@ -17,7 +17,7 @@ from config.settings import Settings
 from tasks.adapters.database import bootstrap
 from tasks.adapters.deadlines import completion_checks
 from tasks.adapters.mail import OutgoingMail, mailer_from_settings
-from tasks.adapters.models import Campaign, ExamSession
+from tasks.adapters.models import Campaign, ExamSession, School
 from tasks.adapters.notifications import send_once
 from tasks.adapters.submissions import mouo_directory
 from tasks.adapters.unit_of_work import UnitOfWork
@@ -117,6 +117,11 @@ def _session_ids(
             )
             found = dict(uow.session.execute(query).all())
             emails = {code: m.emails for code, m in mouo_directory(uow.session).items()}
+            # Schools are parties too (grading): their own addresses.
+            emails |= {
+                code: tuple(addresses)
+                for code, addresses in uow.session.execute(select(School.code, School.emails))
+            }
     finally:
         database.dispose()
     if not found:

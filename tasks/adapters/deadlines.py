@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from tasks.adapters.models import ExamSession, Mouo, PlanStage, StageCompletion
+from tasks.adapters.models import ExamSession, Mouo, PlanStage, School, StageCompletion, Work
 from tasks.domain.publish import PUBLISH_GRACE
 from tasks.domain.watchdog import Check
 
@@ -24,6 +24,8 @@ TRACKED_STAGES: Mapping[str, str] = {
     "publish": "rcoi",
     # complete once every expected page of the session's works is received (no page missing)
     "scan": "rcoi",
+    # per school: complete once every work it must grade has an accepted protocol row
+    "grade": "school",
 }
 # Stages due a grace after their start instead of at their end: topics due at 09:45 are late
 # at 09:47, although the plan row runs to the end of the day (or has no end, «с 07.30»).
@@ -62,7 +64,12 @@ def completion_checks(
         kind = tracked[stage.automated_stage or ""]
         if kind not in stage.responsible:
             continue
-        parties = mouos if kind == "mouo" else ["rcoi"]
+        if kind == "mouo":
+            parties = mouos
+        elif kind == "school":
+            parties = _schools_of(session, stage.session_id)
+        else:
+            parties = ["rcoi"]
         grace = DUE_AFTER_START.get(stage.automated_stage or "")
         due = stage.starts_at + grace if grace and stage.starts_at else stage.due_at
         assert due is not None
@@ -80,3 +87,14 @@ def completion_checks(
             for party in parties
         ]
     return checks
+
+
+def _schools_of(session: Session, session_id: int) -> list[str]:
+    """The schools that hold the session (they have participants' kits)."""
+    query = (
+        select(School.code)
+        .join(Work, Work.school_id == School.id)
+        .where(Work.session_id == session_id, Work.kind == "kit")
+        .distinct()
+    )
+    return sorted(session.scalars(query))

@@ -52,7 +52,9 @@ __all__ = [
     "scan_schools",
     "school_jobs",
     "session_topics",
+    "write_commissions",
     "write_ground_truth",
+    "write_protocols",
     "write_room_records",
 ]
 
@@ -420,6 +422,31 @@ def write_room_records(folder: Path, records: Mapping[str, Sequence[Mapping[str,
         writer.writerows(rows)
         (target / f"{school}.csv").write_text(buffer.getvalue(), encoding="utf-8")
     return len(records)
+
+
+def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, delimiter=";", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def write_protocols(folder: Path, protocols: Mapping[str, Sequence[Mapping[str, str]]]) -> int:
+    """The schools' expert protocols as the grade stage takes them: `protocols/<school>.csv`
+    (UTF-8, `;`, Russian headers)."""
+    target = folder / "protocols"
+    target.mkdir(parents=True, exist_ok=True)
+    for school, rows in sorted(protocols.items()):
+        _write_csv(target / f"{school}.csv", list(rows[0]), rows)
+    return len(protocols)
+
+
+def write_commissions(folder: Path, rows: Sequence[Mapping[str, str]]) -> Path:
+    """The grading commissions by expert code: `commissions.csv` (UTF-8, `;`)."""
+    path = folder / "commissions.csv"
+    _write_csv(path, ["school_code", "expert_code"], rows)
+    return path
 
 
 def replace_folder(temporary: Path, final: Path) -> None:

@@ -427,6 +427,90 @@ class VerificationItem(Base):
     opened_at: Mapped[datetime] = mapped_column(default=_now)
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(64))
+    # Result fields are verified twice: the first operator's decision waits here for a second,
+    # different operator; a disagreement goes to a senior verifier (status `disputed`).
+    double_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    first_value: Mapped[str | None] = mapped_column(String(64))
+    first_by: Mapped[str | None] = mapped_column(String(64))
+    first_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # codes and marks only
+
+
+class QueueClosure(Base):
+    """The coordinator closed a session's verification queue (what is still open stays so)."""
+
+    __tablename__ = "queue_closure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"), unique=True)
+    closed_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Operator(Base):
+    """A person who signs in to the verification pages: a password hash (scrypt), a role."""
+
+    __tablename__ = "operator"
+    __table_args__ = (CheckConstraint("role IN ('operator', 'senior')", name="role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class WebSession(Base):
+    """A signed-in browser: only the token's SHA-256 is stored; it expires."""
+
+    __tablename__ = "web_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+# --- exam day records and copies ---------------------------------------------------------------
+
+
+class RoomRecord(Base):
+    """A work's line of the room record sheet ИС-05 (attendance and the commission's flags)."""
+
+    __tablename__ = "room_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"), index=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("work.id"), unique=True)
+    attendance: Mapped[str] = mapped_column(String(12))  # present | absent
+    not_finished: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    oral: Mapped[bool] = mapped_column(Boolean, default=False)
+    answer_blanks: Mapped[int | None]
+    additional_blanks: Mapped[str] = mapped_column(Text, default="")
+    source_file: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
+class Expert(Base):
+    """A member of a school's grading commission, by code (names stay with the school)."""
+
+    __tablename__ = "expert"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Assignment(Base):
+    """Which expert grades a work: exactly one; the coordinator may reassign (audit-logged)."""
+
+    __tablename__ = "assignment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("work.id"), unique=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[datetime]
 
 
 # --- grading and results -----------------------------------------------------------------------
@@ -458,6 +542,8 @@ class Result(Base):
     registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"), unique=True)
     passed: Mapped[bool | None]  # зачет / незачет; None: not graded (flagged work)
     outcome: Mapped[str] = mapped_column(String(24))
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("work.id"))
+    marks: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # group → зачет/незачет
     verified_at: Mapped[datetime | None]
     annulled: Mapped[bool] = mapped_column(Boolean, default=False)
 

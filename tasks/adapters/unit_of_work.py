@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.errors import RegistryError
 
-__all__ = ["UnitOfWork"]
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+__all__ = ["UnitOfWork", "open_unit_of_work"]
 
 
 class UnitOfWork:
@@ -64,3 +69,16 @@ def _safe_reason(exc: SQLAlchemyError) -> str:
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         return str(exc.orig).splitlines()[0]
     return type(exc).__name__
+
+
+@contextmanager
+def open_unit_of_work(settings: Settings) -> Iterator[UnitOfWork]:
+    """The regional database for one task: bootstrapped, one unit of work, disposed after."""
+    from tasks.adapters.database import bootstrap
+
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            yield uow
+    finally:
+        database.dispose()

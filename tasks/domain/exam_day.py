@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -40,8 +41,10 @@ __all__ = [
     "PrintedPage",
     "WorkOutcome",
     "WriterStyle",
+    "commissions",
     "decide_works",
     "exam_day_options",
+    "expert_protocols",
     "ground_truth",
     "ink_pages",
     "overall_2017",
@@ -707,6 +710,43 @@ def room_records(outcomes: Sequence[WorkOutcome]) -> dict[str, list[dict[str, st
             }
         )
     return out
+
+
+PROTOCOL_HEADERS = {
+    "work_code": "Код работы",
+    "expert": "Эксперт",
+    "requirement_1": "Требование 1",
+    "requirement_2": "Требование 2",
+    **{k: f"К{k[1]}" for k in CRITERIA},
+    "overall": "Результат",
+}
+
+
+def expert_protocols(outcomes: Sequence[WorkOutcome]) -> dict[str, list[dict[str, str]]]:
+    """Each school's electronic expert protocol: one row per graded work with the marks of
+    the expert's copy, under the protocol's Russian headers. «Эксперт» is left empty: the
+    school fills it from the copy stage's assignment, the grade stage then knows it anyway."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for o in sorted(outcomes, key=lambda o: (o.work.school_code, o.work.work_code)):
+        if o.expert_marks is None:
+            continue
+        row = {PROTOCOL_HEADERS["work_code"]: o.work.work_code, PROTOCOL_HEADERS["expert"]: ""}
+        row |= {PROTOCOL_HEADERS[g]: o.expert_marks[g] for g in GROUPS}
+        out.setdefault(o.work.school_code, []).append(row)
+    return out
+
+
+def commissions(outcomes: Sequence[WorkOutcome], seed: int) -> list[dict[str, str]]:
+    """Each school's grading commission by expert code: three members, one more per 40 kits
+    (codes only: the names stay with the school)."""
+    kits = Counter(o.work.school_code for o in outcomes if o.work.kind == "kit")
+    rows = []
+    for school in sorted(kits):
+        size = 3 + kits[school] // 40 + _rng(seed, "commission", school).randrange(2)
+        rows += [
+            {"school_code": school, "expert_code": f"{school}-{n:02d}"} for n in range(1, size + 1)
+        ]
+    return rows
 
 
 def _fields_of(ink: PageInk | None, blank_type: BlankType, page: int) -> dict[str, Any]:

@@ -58,7 +58,7 @@ class Check:
     title: str
     due: datetime  # aware
     zone: str
-    party: str  # a МОУО code or "rcoi"
+    party: str  # a МОУО code, a school code (grading) or "rcoi"
     completed: bool
 
 
@@ -150,7 +150,9 @@ def _notice(
 
 
 def _party_ru(party: str) -> str:
-    return "РЦОИ" if party == "rcoi" else f"МОУО {party}"
+    if party == "rcoi":
+        return "РЦОИ"
+    return f"ОО {party}" if party.isdigit() else f"МОУО {party}"
 
 
 def notice_mail(notice: Notice, now: datetime) -> tuple[str, str]:
