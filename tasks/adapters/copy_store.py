@@ -274,7 +274,7 @@ def scanned_pages(session: Session, session_id: int) -> dict[str, list[tuple[str
     ).tuples()
     out: dict[str, list[tuple[str, str, int]]] = {}
     for code, key, source, frame in rows:
-        out.setdefault(code, []).append((str(key), source, frame))
+        out.setdefault(code, []).append((str(key), str(source), frame))
     return out
 
 
