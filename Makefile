@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# System packages later stages need; installed with apt only when missing.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-rus fonts-dejavu-core
+# System packages later stages need (chromium: the browser tests of the verification pages);
+# installed with apt only when missing.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-rus fonts-dejavu-core chromium
 OUT ?= out/demo
 PARTICIPANTS ?= 2000
 SEED ?= 42

@@ -10,11 +10,14 @@ from prefect import flow
 
 from config.settings import Settings
 from flows.collect import collect
+from flows.copy import copy
+from flows.grade import grade
 from flows.print_kits import print_kits
 from flows.publish import demo_start, publish, publish_counts
 from flows.reconcile import reconcile
 from flows.scan import run_scan
 from flows.simulate import simulate_exam
+from flows.verify import verify
 from flows.watchdog import demo_instants, watchdog
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.campaign import demo_coordinator_accepts, write_campaign_summary
@@ -44,7 +47,8 @@ def campaign(
     left open, unless `auto_accept` is off: then the campaign stops at the print gate), publish
     the topics at 09:45 on a simulated clock, with `simulate` simulate the exam day (the scans
     schools send back, with their ground truth) and scan it (with its accuracy against that
-    truth), and write `<out>/summary.json`."""
+    truth), copy, grade and verify it (the demo's simulated operators resolving the queue),
+    and write `<out>/summary.json`."""
     out_dir = Path(out)
     settings = Settings(out_dir=out_dir)
     the_plan = read_plan(resolve_plan_path(plan))
@@ -124,9 +128,30 @@ def campaign(
         scanned = run_scan(folder=str(day / "scans"), out=out, plan=plan, session=exam_session.id)
         scanned["accuracy"] = scan_accuracy(Path(scanned["results"]), day / "ground_truth.json")
         entries.append(StageSummary("scan", "completed", scanned))
+        # Copies for the experts, their protocols, then one queue for the people; the demo's
+        # simulated operators (named as such in the audit log) answer it from the ground truth.
+        entries.append(
+            StageSummary("copy", "completed", copy(out=out, plan=plan, session=exam_session.id))
+        )
+        entries.append(
+            StageSummary("grade", "completed", grade(out=out, plan=plan, session=exam_session.id))
+        )
+        verified = verify(
+            out=out,
+            plan=plan,
+            session=exam_session.id,
+            poll_seconds=1.0,
+            timeout_seconds=5.0,
+            demo_ground_truth=str(day / "ground_truth.json"),
+        )
+        entries.append(
+            StageSummary(
+                "verify", "completed" if verified["wait"]["open"] == 0 else "waiting", verified
+            )
+        )
     else:
-        entries.append(StageSummary("exam_day", "skipped"))
-        entries.append(StageSummary("scan", "skipped"))
+        for stage in ("exam_day", "scan", "copy", "grade", "verify"):
+            entries.append(StageSummary(stage, "skipped"))
     return write_campaign_summary(out_dir, info, entries)
 
 

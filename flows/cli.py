@@ -729,6 +729,12 @@ def server(
     os.execvpe(args[0], args, env)
 
 
+# The copy, grade and verify commands live in their own module (this one is long enough).
+from flows.cli_grading import register as _register_grading  # noqa: E402
+
+_register_grading(app)
+
+
 def main() -> None:
     app()
 

@@ -59,7 +59,7 @@ def gather_queue(settings: Settings, campaign: str, session: str, crops: Path) -
                     VerificationItem.session_id == info.id,
                     VerificationItem.status.in_(OPEN_STATUSES),
                 )
-            ).tuples()
+            )
         )
         todo = [i for i, _ in open_items if not (crops / f"{i}.png").is_file()]
         sources = item_sources(uow.session, todo)

@@ -9,8 +9,9 @@ Keyboard only: the answer field has the focus, Enter sends, Esc skips, «g» ope
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -332,6 +333,11 @@ def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
         Mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static"),
         Route("/", lambda request: RedirectResponse(f"{PREFIX}/", status_code=303)),
     ]
-    app = Starlette(routes=routes, on_shutdown=[database.dispose])
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.site = site
     return app

@@ -104,7 +104,7 @@ def store_room_records(
 def store_commissions(session: Session, commissions: Mapping[str, Sequence[str]]) -> int:
     """Each listed school's commission: listed experts active, the school's others inactive
     (their works are reassigned on the next assignment). Unknown schools raise DataError."""
-    schools = dict(session.execute(select(School.code, School.id)).tuples().all())
+    schools = dict(session.execute(select(School.code, School.id)).all())
     unknown = sorted(set(commissions) - set(schools))
     if unknown:
         raise DataError(f"в списке комиссий неизвестные ОО: {', '.join(unknown[:5])}")
@@ -147,7 +147,7 @@ def register_rows(session: Session, session_id: int) -> list[RegisterRow]:
             select(Work.work_code, RoomRecord)
             .join(RoomRecord, RoomRecord.work_id == Work.id)
             .where(Work.session_id == session_id)
-        ).tuples()
+        )
     }
     experts = dict(
         session.execute(
@@ -155,9 +155,7 @@ def register_rows(session: Session, session_id: int) -> list[RegisterRow]:
             .join(Assignment, Assignment.work_id == Work.id)
             .join(Expert, Expert.id == Assignment.expert_id)
             .where(Work.session_id == session_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return [
         RegisterRow(
@@ -186,7 +184,7 @@ def assign_session(
         select(School.code, Expert.code, Expert.id)
         .join(School, School.id == Expert.school_id)
         .where(Expert.active.is_(True))
-    ).tuples()
+    )
     commission: dict[str, dict[str, int]] = {}
     for school, code, expert_id in experts:
         commission.setdefault(school, {})[code] = expert_id
@@ -271,7 +269,7 @@ def scanned_pages(session: Session, session_id: int) -> dict[str, list[tuple[str
         .join(Work, Work.id == Page.work_id)
         .where(Page.session_id == session_id, Page.page_key.is_not(None))
         .where(Page.status != "rejected", Page.image_path.is_not(None))
-    ).tuples()
+    )
     out: dict[str, list[tuple[str, str, int]]] = {}
     for code, key, source, frame in rows:
         out.setdefault(code, []).append((str(key), str(source), frame))
@@ -290,5 +288,5 @@ def recognised_topics(session: Session, session_id: int) -> dict[str, str]:
             RecognitionResult.field == "topic_number",
             RecognitionResult.value.is_not(None),
         )
-    ).tuples()
+    )
     return {code: str(value) for code, value in rows}

@@ -42,9 +42,7 @@ def works_to_grade(session: Session, session_id: int) -> dict[str, WorkToGrade]:
 
 def _work_ids(session: Session, session_id: int) -> dict[str, int]:
     return dict(
-        session.execute(select(Work.work_code, Work.id).where(Work.session_id == session_id))
-        .tuples()
-        .all()
+        session.execute(select(Work.work_code, Work.id).where(Work.session_id == session_id)).all()
     )
 
 
@@ -87,7 +85,7 @@ def evaluations_of(
         select(Work.work_code, Evaluation)
         .join(Evaluation, Evaluation.work_id == Work.id)
         .where(Work.session_id == session_id, Evaluation.source == source)
-    ).tuples()
+    )
     return {code: {g: getattr(e, g) for g in GROUPS} for code, e in rows}
 
 
@@ -120,7 +118,7 @@ def work_evidence(
         .join(Page, Page.work_id == Work.id)
         .join(RecognitionResult, RecognitionResult.page_id == Page.id)
         .where(Page.session_id == session_id, Page.status != "rejected")
-    ).tuples()
+    )
     for code, blank_type, name, value in rows:
         if blank_type == "registration":
             states.setdefault(code, {})[name] = value or ""
@@ -132,7 +130,7 @@ def work_evidence(
             select(Work.work_code, RoomRecord)
             .join(RoomRecord, RoomRecord.work_id == Work.id)
             .where(Work.session_id == session_id)
-        ).tuples()
+        )
     }
     out = {}
     for code, work in works.items():
@@ -165,9 +163,7 @@ def store_findings(
             select(Page.work_id, Page.id).where(
                 Page.session_id == session_id, Page.blank_type == "registration"
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     items = {
         i.key: i

@@ -232,7 +232,7 @@ def queue_counts(session: Session, session_id: int) -> dict[str, int]:
         select(VerificationItem.status, func.count())
         .where(VerificationItem.session_id == session_id)
         .group_by(VerificationItem.status)
-    ).tuples()
+    )
     return {status: int(n) for status, n in rows}
 
 
@@ -281,7 +281,7 @@ def store_results(
             VerificationItem.session_id == session_id,
             VerificationItem.kind.in_(("result", "record")),
         )
-    ).tuples()
+    )
     for code, item in rows:
         if item.status in OPEN_STATUSES:
             left[code] += 1
@@ -335,7 +335,7 @@ def item_sources(session: Session, item_ids: Sequence[int]) -> dict[int, dict[st
         select(VerificationItem.id, VerificationItem.kind, VerificationItem.field, Page)
         .join(Page, Page.id == VerificationItem.page_id)
         .where(VerificationItem.id.in_(list(item_ids)))
-    ).tuples()
+    )
     return {
         item_id: {
             "kind": kind,

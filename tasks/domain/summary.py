@@ -31,13 +31,14 @@ STATUS_RU = {
     "skipped": "не запускалось",
     "failed": "ошибка",
     "not_built": "ещё не реализовано",
+    "waiting": "ожидает операторов",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class StageSummary:
     stage: str
-    status: str  # completed | blocked | skipped | failed | not_built
+    status: str  # completed | blocked | skipped | failed | not_built | waiting
     counts: dict[str, Any] = field(default_factory=dict)
     note: str = ""
 
