@@ -33,9 +33,7 @@ def grade(
     the_plan = read_plan(resolve_plan_path(plan))
     session_code = session or the_plan.sessions[0].id
     folder = (
-        Path(protocols)
-        if protocols
-        else settings.out_dir / "exam_day" / session_code / "protocols"
+        Path(protocols) if protocols else settings.out_dir / "exam_day" / session_code / "protocols"
     )
     loaded = load_protocols(
         settings,

@@ -45,9 +45,7 @@ def protocol_files(folder: Path) -> list[tuple[str, Path]]:
     """(school code, file) of every `<school>.csv` or `<school>.xlsx` in the folder."""
     if not folder.is_dir():
         return []
-    return sorted(
-        (p.stem, p) for p in folder.iterdir() if p.suffix.lower() in PROTOCOL_SUFFIXES
-    )
+    return sorted((p.stem, p) for p in folder.iterdir() if p.suffix.lower() in PROTOCOL_SUFFIXES)
 
 
 def _school_year(settings: Settings, campaign: str) -> str:
@@ -101,9 +99,7 @@ def load_protocols(
                 rejected=len(rejected),
                 warnings=sum(1 for r in accepted if r.warnings),
             )
-            per_school.append(
-                {"ОО": school, "принято": len(accepted), "отклонено": len(rejected)}
-            )
+            per_school.append({"ОО": school, "принято": len(accepted), "отклонено": len(rejected)})
         uow.commit()
     logger.info("protocols: %d rows accepted, %d rejected", totals["accepted"], totals["rejected"])
     if per_school:

@@ -196,6 +196,10 @@ def assign_session(
         a.work_id: a
         for a in session.scalars(select(Assignment).join(Work).where(Work.session_id == session_id))
     }
+    # A work no longer to copy (flagged or absent on a re-sent ИС-05) loses its expert.
+    to_copy = {works[code] for codes in by_school.values() for code in codes}
+    for work_id in [w for w in current if w not in to_copy]:
+        session.delete(current.pop(work_id))
     expert_code = {e.id: e.code for e in session.scalars(select(Expert))}
     counts: dict[str, int] = {}
     problems: dict[str, str] = {}

@@ -181,6 +181,9 @@ def store_findings(
             key = f"grade:{code}:{finding.code}:{finding.group or '-'}"
             wanted.add(key)
             if key in items:
+                if items[key].status == "gone":  # the finding is back: a person must see it
+                    items[key].status, items[key].resolved_at = "open", None
+                    opened += 1
                 continue
             session.add(
                 VerificationItem(

@@ -103,7 +103,7 @@ def read_protocol(path: Path) -> pl.DataFrame:
             return _table(_xlsx_rows(raw))
         text, _ = _decode(raw)
     except UnreadableSubmission as exc:
-        raise UnreadableProtocol(exc.reason.replace("таблица участников", "протокол")) from exc
+        raise UnreadableProtocol(_as_protocol(exc.reason)) from exc
     first = text.splitlines()[0] if text else ""
     delimiter = ";" if first.count(";") >= first.count(",") else ","
     return _table(list(csv.reader(io.StringIO(text), delimiter=delimiter)))
@@ -120,6 +120,18 @@ def _xlsx_rows(raw: bytes) -> list[list[str]]:
             "Откройте его в Excel, сохраните заново и отправьте снова."
         ) from exc
     return [[_cell(v) for v in row] for row in sheet.to_polars().iter_rows()]
+
+
+def _as_protocol(reason: str) -> str:
+    """The submission reader's reason, speaking of the protocol instead of the participants."""
+    for said, meant in (
+        ("таблицу участников", "протокол"),
+        ("таблица участников", "протокол"),
+        ("таблицы участников", "протокола"),
+        ("таблице участников", "протоколе"),
+    ):
+        reason = reason.replace(said, meant)
+    return reason
 
 
 def _cell(value: object) -> str:
@@ -144,7 +156,9 @@ def write_rejected_rows(path: Path, rejected: list[tuple[int, dict[str, str], li
     writer = csv.writer(buffer, delimiter=";")
     writer.writerow(["Строка", *PROTOCOL_COLUMNS.values(), "Причина отклонения"])
     for number, fields, reasons in rejected:
-        writer.writerow([number, *(fields[k] for k in PROTOCOL_COLUMNS), "; ".join(reasons)])
+        writer.writerow(
+            [number, *(fields.get(k, "") for k in PROTOCOL_COLUMNS), "; ".join(reasons)]
+        )
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\ufeff" + buffer.getvalue(), encoding="utf-8")
     tmp.replace(path)

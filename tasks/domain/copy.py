@@ -97,7 +97,7 @@ def _count(value: str | None) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
-    if not text.isdigit() or not 0 <= int(text) <= 20:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 20:
         raise ValueError(f"«Количество бланков записи»: «{value}» — ожидается число от 0 до 20")
     return int(text)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 from sqlalchemy import create_engine, func, select
 
 from flows.campaign import campaign
+from flows.grade import grade
 from flows.scan import run_scan
 from tasks.adapters.models import (
     Discrepancy,
@@ -29,10 +31,11 @@ from tasks.domain.summary import STAGE_TITLES_RU
 pytestmark = pytest.mark.flows
 
 
-def _count(out: Path, model: type) -> int:
+def _count(out: Path, model: type, *where: Any) -> int:
     engine = create_engine(f"sqlite:///{out / 'rcoi.sqlite'}")
     with engine.connect() as connection:
-        value = connection.execute(select(func.count()).select_from(model)).scalar_one()
+        query = select(func.count()).select_from(model).where(*where)
+        value = connection.execute(query).scalar_one()
     engine.dispose()
     return int(value)
 
@@ -111,7 +114,7 @@ def test_the_demo_campaign_prints_publishes_at_0945_simulates_the_exam_day_and_s
     assert accuracy["marks"]["right_share"] >= 0.999
     assert accuracy["digit_fields"]["right_share"] >= 0.99
     assert _count(tmp_path, RecognitionResult) > scanned["pages"]
-    opened = _count(tmp_path, VerificationItem)
+    opened = _count(tmp_path, VerificationItem, VerificationItem.kind == "scan")
     assert opened == scanned["stored"]["verification_opened"] > 0
     # scanning again takes every file from the work folder and changes nothing
     again = run_scan(
@@ -124,7 +127,46 @@ def test_the_demo_campaign_prints_publishes_at_0945_simulates_the_exam_day_and_s
     assert again["statuses"] == scanned["statuses"]
     assert again["stored"]["verification_opened"] == 0
     assert _count(tmp_path, Page) == scanned["pages"]
-    assert _count(tmp_path, VerificationItem) == opened
+    assert _count(tmp_path, VerificationItem, VerificationItem.kind == "scan") == opened
+    _copied_graded_and_verified_as_the_simulator_decided(tmp_path, stages, truth)
+
+
+def _copied_graded_and_verified_as_the_simulator_decided(
+    out: Path, stages: dict[str, Any], truth: dict[str, Any]
+) -> None:
+    """Every kit ends with a verified result or an explained status, each the one the
+    simulator decided; flagged works are neither copied nor graded; the queue is empty."""
+    copied, graded, verified = (stages[s]["counts"] for s in ("copy", "grade", "verify"))
+    assert [stages[s]["status"] for s in ("copy", "grade", "verify")] == ["completed"] * 3
+    kits = [w for w in truth["works"] if w["kind"] == "kit"]
+    written = [
+        w
+        for w in kits
+        if w["attendance"] == "present"
+        and not (w["flags"]["not_finished"] or w["flags"]["removed"])
+    ]
+    assert copied["register"]["copy"] == len(written) == copied["assignment"]["assigned"]
+    assert copied["packages"]["works"] == len(written)
+    packages = list((out / "copy" / "2017-12-06" / "packages").rglob("*.pdf"))
+    assert len(packages) == copied["packages"]["packages"] > 0
+    assert graded["graded"] == graded["to_grade"] == len(written)
+    assert verified["wait"]["open"] == 0
+    assert verified["results"]["works"] == len(kits)
+    rows = (out / "verify" / "2017-12-06" / "results.csv").read_text("utf-8-sig").splitlines()
+    results = {r.split(";")[0]: r.split(";", 3) for r in rows[1:]}
+    assert set(results) == {w["work_code"] for w in kits}
+    for work in kits:
+        _, _, outcome, marks = results[work["work_code"]]
+        if work["attendance"] != "present":
+            assert outcome == "не явился"
+        elif work["flags"]["not_finished"] or work["flags"]["removed"]:
+            assert outcome.startswith(("не закончил", "удален")), work["work_code"]
+        else:
+            assert outcome == work["expert_marks"]["overall"], work["work_code"]
+            assert json.loads(marks.replace('""', '"').strip('"')) == work["expert_marks"]
+    # grading again changes nothing and opens no item
+    again = grade(out=str(out), plan="kemerovo-2017-essay", session="2017-12-06")
+    assert again["verification_opened"] == 0
 
 
 def test_running_the_campaign_twice_duplicates_nothing(tmp_path: Path) -> None:
