@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python -m bench.print_kits
 	$(BIN)/python -m bench.simulate
 	$(BIN)/python -m bench.scan
+	$(BIN)/python -m bench.writing_amount
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

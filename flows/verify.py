@@ -13,6 +13,7 @@ from prefect import flow
 
 from config.settings import Settings
 from tasks.adapters.plan_files import resolve_plan_path
+from tasks.grade import check_grades
 from tasks.plan import read_plan
 from tasks.verify import (
     demo_operators_resolve,
@@ -22,6 +23,8 @@ from tasks.verify import (
 )
 
 __all__ = ["verify"]
+
+MAX_ROUNDS = 3  # answers about the original's marks can open new grade items, rarely twice
 
 
 @flow(name="verify")
@@ -34,23 +37,32 @@ def verify(
     demo_ground_truth: str | None = None,
 ) -> dict[str, Any]:
     """Gather the queue and its crops, wait for the operators (polling every `poll_seconds`,
-    up to `timeout_seconds` if given), then write `<out>/verify/<session>/results.csv`. With
-    `demo_ground_truth` (the simulator's file) the demo's simulated operators answer first."""
+    up to `timeout_seconds` if given), check the grades again with the operators' answers
+    (a new finding starts another round), then write `<out>/verify/<session>/results.csv`.
+    With `demo_ground_truth` (the simulator's file) the demo's simulated operators answer."""
     settings = Settings(out_dir=Path(out))
     the_plan = read_plan(resolve_plan_path(plan))
     session_code = session or the_plan.sessions[0].id
     folder = settings.out_dir / "verify" / session_code
-    summary: dict[str, Any] = {
-        "queue": gather_queue(settings, the_plan.id, session_code, folder / "crops")
-    }
-    if demo_ground_truth:
-        summary["demo_operators"] = demo_operators_resolve(
-            settings, the_plan.id, session_code, Path(demo_ground_truth)
-        )
-    waited = wait_for_queue(settings, the_plan.id, session_code, poll_seconds, timeout_seconds)
-    summary["wait"] = waited
-    if waited["open"] and not waited["closed_by_coordinator"]:
-        summary["results"] = "not written: the queue has open items"
-        return summary
+    summary: dict[str, Any] = {"rounds": []}
+    for _ in range(MAX_ROUNDS):
+        round_: dict[str, Any] = {
+            "queue": gather_queue(settings, the_plan.id, session_code, folder / "crops")
+        }
+        summary["rounds"].append(round_)
+        if demo_ground_truth:
+            round_["demo_operators"] = demo_operators_resolve(
+                settings, the_plan.id, session_code, Path(demo_ground_truth)
+            )
+        waited = wait_for_queue(settings, the_plan.id, session_code, poll_seconds, timeout_seconds)
+        round_["wait"] = summary["wait"] = waited
+        if waited["open"] and not waited["closed_by_coordinator"]:
+            summary["results"] = "not written: the queue has open items"
+            return summary
+        # Operators' answers about the original's marks may reveal a new inconsistency.
+        rechecked = check_grades(settings, the_plan.id, session_code)
+        round_["grade_recheck_opened"] = rechecked["verification_opened"]
+        if rechecked["verification_opened"] == 0 or waited["closed_by_coordinator"]:
+            break
     summary["results"] = write_verified_results(settings, the_plan.id, session_code, folder)
     return summary

@@ -333,6 +333,7 @@ def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
         Mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static"),
         Route("/", lambda request: RedirectResponse(f"{PREFIX}/", status_code=303)),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield

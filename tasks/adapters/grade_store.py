@@ -101,6 +101,11 @@ def _group_value(states: Mapping[str, str], group: str) -> bool | None:
     return None
 
 
+def _blank(states: Mapping[str, str], group: str) -> bool:
+    """Both boxes of a result group read empty for sure: nothing was transcribed there."""
+    return states.get(f"{group}_pass") == "empty" and states.get(f"{group}_fail") == "empty"
+
+
 def _flag_value(states: Mapping[str, str], name: str) -> bool | None:
     state = states.get(f"flag_{name}")
     return None if state in (None, "uncertain", "damaged") else state == "marked"
@@ -109,7 +114,8 @@ def _flag_value(states: Mapping[str, str], name: str) -> bool | None:
 def work_evidence(
     session: Session, session_id: int, protocol: Mapping[str, Mapping[str, bool | None]]
 ) -> dict[str, WorkEvidence]:
-    """Everything the consistency checks need, per kit of the session."""
+    """Everything the consistency checks need, per kit of the session; the original's mark
+    boxes as read, or as an operator answered where recognition was unsure."""
     works = works_to_grade(session, session_id)
     states: dict[str, dict[str, str]] = {}
     words: dict[str, int] = {}
@@ -124,6 +130,21 @@ def work_evidence(
             states.setdefault(code, {})[name] = value or ""
         elif name == "text_words" and value:
             words[code] = words.get(code, 0) + int(value)
+    # An operator's answer about a mark box of the original replaces what recognition read.
+    answered = session.execute(
+        select(Work.work_code, VerificationItem.field, VerificationItem.resolved_value)
+        .join(Work, Work.id == VerificationItem.work_id)
+        .join(Page, Page.id == VerificationItem.page_id)
+        .where(
+            VerificationItem.session_id == session_id,
+            VerificationItem.kind == "scan",
+            VerificationItem.status == "resolved",
+            Page.blank_type == "registration",
+        )
+    )
+    for code, box, answer in answered:
+        if code in states and box in states[code] and answer in ("1", "0"):
+            states[code][box] = "marked" if answer == "1" else "empty"
     records = {
         code: {"not_finished": r.not_finished, "removed": r.removed, "oral": r.oral}
         for code, r in session.execute(
@@ -146,6 +167,7 @@ def work_evidence(
             if read
             else None,
             words.get(code) if read else None,
+            tuple(g for g in GROUPS if read and _blank(read, g)),
         )
     return out
 

@@ -37,7 +37,7 @@ __all__ = [
     "save_quarantine",
 ]
 
-CACHE_VERSION = 9  # bump when recognition or what a cached page holds changes
+CACHE_VERSION = 10  # bump when recognition or what a cached page holds changes
 CHUNK_BYTES = 12 << 20
 
 

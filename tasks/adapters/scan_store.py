@@ -56,6 +56,15 @@ def _results(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 else "accepted",
             }
         )
+    if record.get("words") is not None:  # the estimated words of an answer page's text
+        out.append(
+            {
+                "field": "text_words",
+                "value": str(record["words"]),
+                "confidence": None,
+                "status": "accepted",
+            }
+        )
     return out
 
 

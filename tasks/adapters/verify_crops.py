@@ -89,9 +89,9 @@ def render_crop(source: dict[str, Any], text_area: bool = False) -> bytes | None
         layout = layout_for(blank_type, page)
         area = next((f.box for f in layout.fields if f.kind is FieldKind.TEXT_AREA), None)
         if area is not None:
-            return _png(rec._cut(grey, located.to_image, area, TEXT_PX_PER_MM))
+            return _png(rec.cut_upright(grey, located, area, TEXT_PX_PER_MM))
     field = source.get("field")
     box = _box(blank_type, page, field) if field else None
     if box is None:
         return _page_small(grey)
-    return _png(rec._cut(grey, located.to_image, box, FIELD_PX_PER_MM))
+    return _png(rec.cut_upright(grey, located, box, FIELD_PX_PER_MM))

@@ -207,6 +207,8 @@ def apply_decision(
         role=role,
         value=value,
     )
+    if not may_decide(session, item_id, login, role):  # e.g. a whole page, for seniors only
+        raise VerifyError("элемент недоступен этому оператору")
     old = {"status": item.status, "value": item.resolved_value or item.recognised_value}
     if item.status == "open" and item.double_check:
         item.first_value, item.first_by, item.first_at = value, login, now

@@ -56,6 +56,7 @@ class WorkEvidence:
     record_flags: Mapping[str, bool] | None  # ИС-05: not_finished, removed, oral
     blank_flags: Mapping[str, bool | None] | None  # read on the registration blank
     words: int | None  # estimated on the answer pages; None: not estimated
+    original_blank: tuple[str, ...] = ()  # groups whose two boxes were read empty for sure
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,19 @@ def work_findings(rules: GradingRules, evidence: WorkEvidence) -> list[Finding]:
                     True,
                 )
             )
+    if e.protocol is not None:
+        for group in e.original_blank:
+            if e.protocol.get(group) is not None:
+                out.append(
+                    Finding(
+                        "transcription_mismatch",
+                        group,
+                        f"{GROUP_TITLES[group]}: отметка эксперта не перенесена в оригинал бланка",
+                        "",
+                        mark_text(e.protocol[group]),
+                        True,
+                    )
+                )
     threshold = rules.form(e.form).min_words
     words = e.words
     if (

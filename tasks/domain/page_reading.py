@@ -339,9 +339,10 @@ def read_page(
             record.reason(reason)
     record.out["fields"] = fields
     if layout.of_kind(FieldKind.TEXT_AREA):
-        ink = rec.text_ink(grey, located, layout)
-        record.out["text_ink"] = ink
-        record.out["blank"] = ink < 0.002 and not fields.get("work_code", {}).get("value")
+        text = rec.text_area(grey, located, layout)
+        record.out["text_ink"] = text.ink
+        record.out["words"] = text.words
+        record.out["blank"] = text.ink < 0.002 and not fields.get("work_code", {}).get("value")
     return finish(record.out, record.reasons), kept
 
 

@@ -56,6 +56,14 @@ def answer_spec(kind: str, field: str | None) -> AnswerSpec:
         )
     if kind == "record" and field and field.startswith("flag_"):
         return AnswerSpec("choice", choices=_YES_NO, title="Отметка комиссии")
+    if kind == "record":  # results marked on a flagged work: nothing to choose but to confirm
+        return AnswerSpec(
+            "choice",
+            choices={
+                "1": ("confirmed", "подтверждаю: работа не проверяется, отметки недействительны")
+            },
+            title="Отметки на работе, которая не проверяется",
+        )
     if kind == "page":
         return AnswerSpec(
             "choice",
