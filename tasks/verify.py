@@ -18,10 +18,11 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from tasks.adapters.copy_files import write_csv
+from tasks.adapters.database import bootstrap
 from tasks.adapters.grading_files import grading_rules
 from tasks.adapters.models import Campaign, Page, VerificationItem
 from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
-from tasks.adapters.unit_of_work import open_unit_of_work
+from tasks.adapters.unit_of_work import UnitOfWork, open_unit_of_work
 from tasks.adapters.verify_crops import render_crop
 from tasks.adapters.verify_store import (
     apply_decision,
@@ -120,21 +121,25 @@ def wait_for_queue(
     before results and says so)."""
     logger = get_run_logger()
     started = time.monotonic()
-    while True:
-        with open_unit_of_work(settings) as uow:
-            info = session_info(uow.session, campaign, session)
-            left, closed = queue_state(uow.session, info.id)
-        if left == 0 or closed:
-            return {
-                "open": left,
-                "closed_by_coordinator": closed,
-                "waited_s": round(time.monotonic() - started, 1),
-            }
-        if timeout_seconds is not None and time.monotonic() - started >= timeout_seconds:
-            logger.warning("verification queue still has %d open items", left)
-            return {"open": left, "closed_by_coordinator": False, "timed_out": True}
-        logger.info("verification queue: %d items open, waiting", left)
-        time.sleep(poll_seconds)
+    database = bootstrap(settings)  # once: the schema is migrated at start, not every poll
+    try:
+        while True:
+            with UnitOfWork(database.session_factory) as uow:
+                info = session_info(uow.session, campaign, session)
+                left, closed = queue_state(uow.session, info.id)
+            if left == 0 or closed:
+                return {
+                    "open": left,
+                    "closed_by_coordinator": closed,
+                    "waited_s": round(time.monotonic() - started, 1),
+                }
+            if timeout_seconds is not None and time.monotonic() - started >= timeout_seconds:
+                logger.warning("verification queue still has %d open items", left)
+                return {"open": left, "closed_by_coordinator": False, "timed_out": True}
+            logger.info("verification queue: %d items open, waiting", left)
+            time.sleep(poll_seconds)
+    finally:
+        database.dispose()
 
 
 @task(name="write-verified-results", cache_policy=NONE)

@@ -64,8 +64,8 @@ def store_room_records(
     source_file: str,
     now: datetime,
 ) -> int:
-    """Upsert each work's room record and copy its flags onto the work (a re-sent sheet
-    replaces the previous one)."""
+    """Upsert each listed work's room record and copy its flags onto the work (a re-sent
+    sheet replaces the rows of the works it lists; a work it leaves out keeps its row)."""
     works = {
         w.work_code: w
         for w in session.scalars(

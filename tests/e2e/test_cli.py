@@ -133,6 +133,40 @@ def test_demo_runs_without_a_server_and_writes_the_summary(tmp_path: Path) -> No
     assert stages["publish"]["counts"]["published_at"].startswith("2017-12-06T09:45:00")
     assert stages["exam_day"]["counts"]["pages_issued"] == stages["print"]["counts"]["pages"]
     assert (tmp_path / "exam_day" / "2017-12-06" / "ground_truth.json").is_file()
+    for stage in ("copy", "grade", "verify"):
+        assert stages[stage]["status"] == "completed", stage
+    _coordinator_and_operators_by_command(tmp_path)
+
+
+def _coordinator_and_operators_by_command(out: Path) -> None:
+    """After the demo: an operator added (a short password refused), a work reassigned within
+    its school (another school's expert refused), the queue closed once."""
+    env = dict(os.environ, RCOI_NEW_PASSWORD="пароль-оператора-1")
+    added = rcoi("operator", "add", "ivanova", "--out", str(out), env=env)
+    assert added.returncode == 0, added.stderr[-2000:]
+    short = rcoi(
+        "operator", "add", "petrov", "--out", str(out), env=dict(env, RCOI_NEW_PASSWORD="123")
+    )
+    assert short.returncode == 2
+    assert "пароль короче 10 символов" in short.stderr
+    register = out / "copy" / "2017-12-06" / "registers"
+    school = sorted(register.glob("*.csv"))[0]
+    rows = [line.split(";") for line in school.read_text("utf-8-sig").splitlines()[1:]]
+    work, expert = next((r[0], r[4]) for r in rows if r[4])
+    commissions = (out / "exam_day" / "2017-12-06" / "commissions.csv").read_text("utf-8")
+    members = [line.split(";") for line in commissions.splitlines()[1:]]
+    other = next(code for s, code in members if s == school.stem and code != expert)
+    foreign = next(code for s, code in members if s != school.stem)
+    moved = rcoi("assign", work, other, "--actor", "ivanova", "--out", str(out))
+    assert moved.returncode == 0, moved.stderr[-2000:]
+    assert f"эксперт {expert} → {other}" in moved.stdout
+    refused = rcoi("assign", work, foreign, "--out", str(out))
+    assert refused.returncode == 2
+    assert "из комиссии другой ОО" in refused.stderr
+    closed = rcoi("verify", "close", "--note", "проверка", "--out", str(out))
+    assert "Очередь закрыта" in closed.stdout, closed.stderr[-2000:]
+    again = rcoi("verify", "close", "--note", "проверка", "--out", str(out))
+    assert "уже была закрыта" in again.stdout
 
 
 @pytest.mark.slow

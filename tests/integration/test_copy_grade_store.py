@@ -661,3 +661,34 @@ def test_protocol_rows_are_stored_once_per_work_and_source_with_the_assigned_exp
     assert works[REMOVED] == WorkToGrade(A, "essay", "removed", None)
     assert (works[OVZ].school_code, works[OVZ].form, works[OVZ].status) == (A, "exposition", "copy")
     assert works[OVZ].expert in A_EXPERTS
+
+
+def test_the_watchdog_checks_the_grading_deadline_per_school_and_a_done_school_is_complete(
+    seeded: Seeded,
+) -> None:
+    from tasks.adapters.deadlines import completion_checks
+    from tasks.adapters.models import PlanStage
+    from tasks.adapters.submissions import mark_stage_completed
+
+    due = datetime(2017, 12, 12, 17, 0, tzinfo=UTC)
+    with seeded.uow() as uow:
+        stage = PlanStage(
+            session_id=seeded.session_id,
+            stage_key="grade_copies",
+            title="Проверка экспертами комиссий образовательных организаций",
+            kind="window",
+            automated_stage="grade",
+            zone="Asia/Novokuznetsk",
+            due_at=due,
+            responsible=["commission", "school"],
+        )
+        uow.session.add(stage)
+        uow.session.flush()
+        mark_stage_completed(uow.session, stage.id, B, due - timedelta(days=1), {}, None)
+        uow.commit()
+        checks = completion_checks(uow.session, [seeded.session_id])
+    by_party = {c.party: c for c in checks if c.stage_key == "grade_copies"}
+    assert set(by_party) == {A, B}  # the schools that hold the session, not the МОУО
+    assert by_party[A].completed is False
+    assert by_party[B].completed is True
+    assert by_party[A].due == due

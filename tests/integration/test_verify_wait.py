@@ -13,11 +13,11 @@ import pytest
 from prefect.logging import disable_run_logger
 
 from config.settings import Settings
-from tasks.adapters.database import bootstrap
+from tasks.adapters.database import Database, bootstrap
 from tasks.adapters.models import VerificationItem
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.adapters.submissions import session_info
-from tasks.adapters.unit_of_work import open_unit_of_work
+from tasks.adapters.unit_of_work import UnitOfWork, open_unit_of_work
 from tasks.adapters.verify_store import apply_decision, close_queue
 from tasks.plan import read_plan, store_plan
 from tasks.verify import wait_for_queue
@@ -57,15 +57,15 @@ def _later(action: object, seconds: float) -> threading.Thread:
     return thread
 
 
-def _decide(settings: Settings) -> None:
-    with open_unit_of_work(settings) as uow:
+def _decide(database: Database) -> None:
+    with UnitOfWork(database.session_factory) as uow:
         item = uow.session.query(VerificationItem).one()
         apply_decision(uow.session, item.id, "ivanova", "operator", "101", datetime.now(UTC))
         uow.commit()
 
 
-def _close(settings: Settings) -> None:
-    with open_unit_of_work(settings) as uow:
+def _close(database: Database) -> None:
+    with UnitOfWork(database.session_factory) as uow:
         session_id = session_info(uow.session, PLAN, SESSION).id
         close_queue(uow.session, session_id, "coordinator", "сроки", datetime.now(UTC))
         uow.commit()
@@ -78,10 +78,12 @@ def test_with_a_timeout_the_wait_returns_what_is_still_open(settings: Settings) 
 
 
 def test_the_wait_ends_when_an_operator_resolves_the_last_item(settings: Settings) -> None:
-    thread = _later(lambda: _decide(settings), 0.3)
+    database = bootstrap(settings)  # built here: Alembic's migration is not thread-safe
+    thread = _later(lambda: _decide(database), 0.3)
     with disable_run_logger():
         waited = wait_for_queue.fn(settings, PLAN, SESSION, 0.05, 30.0)
     thread.join()
+    database.dispose()
     assert waited["open"] == 0
     assert waited["closed_by_coordinator"] is False
     assert waited["waited_s"] >= 0.2
@@ -90,9 +92,11 @@ def test_the_wait_ends_when_an_operator_resolves_the_last_item(settings: Setting
 def test_the_wait_ends_when_the_coordinator_closes_the_queue_with_items_open(
     settings: Settings,
 ) -> None:
-    thread = _later(lambda: _close(settings), 0.3)
+    database = bootstrap(settings)
+    thread = _later(lambda: _close(database), 0.3)
     with disable_run_logger():
         waited = wait_for_queue.fn(settings, PLAN, SESSION, 0.05, 30.0)
     thread.join()
+    database.dispose()
     assert waited["open"] == 1
     assert waited["closed_by_coordinator"] is True
