@@ -64,5 +64,8 @@ def verify(
         round_["grade_recheck_opened"] = rechecked["verification_opened"]
         if rechecked["verification_opened"] == 0 or waited["closed_by_coordinator"]:
             break
+    else:  # still new findings after the last round: they wait for the next run
+        summary["results"] = "not written: the grade recheck opened new items"
+        return summary
     summary["results"] = write_verified_results(settings, the_plan.id, session_code, folder)
     return summary

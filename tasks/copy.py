@@ -37,8 +37,9 @@ from tasks.adapters.models import RoomRecord, School, Work
 from tasks.adapters.submissions import session_info
 from tasks.adapters.unit_of_work import open_unit_of_work
 from tasks.domain.blanks import BlankType
-from tasks.domain.copy import COPY_STATUS_RU, read_room_rows
+from tasks.domain.copy import COPY_STATUS_RU, RejectedRow, read_room_rows
 from tasks.domain.exam_day import page_key
+from tasks.errors import DataError
 from tasks.retries import transient_failure
 
 __all__ = [
@@ -72,7 +73,16 @@ def load_room_records(
         info = session_info(uow.session, campaign, session)
         kits = issued_kits(uow.session, info.id)
         for school, path in room_record_files(folder):
-            good, bad = read_room_rows(read_room_record_file(path), school, kits)
+            try:
+                rows = read_room_record_file(path)
+            except DataError as exc:  # the school's whole file is unreadable: say so, go on
+                write_rejected_room_rows(
+                    report_dir / f"{school}.csv", [RejectedRow(1, {}, str(exc))]
+                )
+                rejected += 1
+                logger.warning("room records of school %s unreadable", school)
+                continue
+            good, bad = read_room_rows(rows, school, kits)
             store_room_records(uow.session, info.id, good, str(path), now)
             report = report_dir / f"{school}.csv"
             if bad:
@@ -215,6 +225,11 @@ def build_expert_packages(
         for (school, expert), works in sorted(grouped.items())
     ]
     sizes = build_packages(jobs, workers or os.cpu_count() or 1)
+    # An expert left without works (reassigned, newly flagged) keeps no stale package.
+    built = {job.target for job in jobs}
+    for stale in folder.glob("*/*.pdf") if folder.is_dir() else ():
+        if stale not in built:
+            stale.unlink()
     get_run_logger().info(
         "expert packages: %d experts, %d works, %d pages missing", len(jobs), len(rows), missing
     )

@@ -249,7 +249,8 @@ def demo_operators_resolve(
                 for view in views:
                     decided[f"{login}:{view.id}"] = 1
                     item = uow.session.get(VerificationItem, view.id)
-                    assert item is not None
+                    if item is None:
+                        continue
                     answer = _truth_answer(item, view.work_code, view.page_key, truth)
                     if answer is None:  # an empty field: «*», nothing legible written
                         answer = "*"

@@ -25,8 +25,8 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
 from tasks.adapters.database import Database, bootstrap
+from tasks.adapters.models import AuditLog
 from tasks.adapters.operators import (
-    IDLE_TTL,
     SignedIn,
     authenticate,
     sign_in,
@@ -161,10 +161,18 @@ async def login(request: Request) -> Response:
     if not cookie or not secrets.compare_digest(str(form.get("csrf", "")), cookie):
         return Response("запрос отклонён: неверный токен формы", status_code=403)
     with UnitOfWork(site.database.session_factory) as uow:
-        operator = authenticate(
-            uow.session, str(form.get("login", "")), str(form.get("password", ""))
-        )
-        if operator is None:
+        login_name = str(form.get("login", ""))[:64]
+        operator = authenticate(uow.session, login_name, str(form.get("password", "")))
+        if operator is None:  # audit-logged (the login only, never what was typed as password)
+            uow.session.add(
+                AuditLog(
+                    actor=login_name or "—",
+                    action="login_failed",
+                    entity="operator",
+                    entity_id=login_name or None,
+                )
+            )
+            uow.commit()
             token = secrets.token_urlsafe(24)
             response = site.page(
                 "verify/login.html", status=401, csrf=token, error="Неверный логин или пароль"
@@ -174,10 +182,10 @@ async def login(request: Request) -> Response:
         token, _ = sign_in(uow.session, operator, _now())
         uow.commit()
     response = RedirectResponse(f"{PREFIX}/", status_code=303)
+    # A browser-session cookie: the server ends the session (idle or at the shift's end).
     response.set_cookie(
         COOKIE,
         token,
-        max_age=int(IDLE_TTL.total_seconds()),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -225,7 +233,7 @@ async def item_page(request: Request, site: VerifySite, uow: UnitOfWork, who: Si
     view = item_view(uow.session, item_id)
     if view is None or view.session_id != site.session_id:
         return site.page("verify/gone.html", status=404, who=who)
-    if not may_decide(uow.session, item_id, who.login, who.role):
+    if not may_decide(uow.session, item_id, who.login, who.role, site.session_id):
         return site.page("verify/gone.html", status=403, who=who)
     return site.page("verify/item.html", who=who, error=None, answer="", **_item_context(view))
 
@@ -238,7 +246,7 @@ async def decide_item(
     view = item_view(uow.session, item_id)
     if view is None or view.session_id != site.session_id:
         return site.page("verify/gone.html", status=404, who=who)
-    if not may_decide(uow.session, item_id, who.login, who.role):
+    if not may_decide(uow.session, item_id, who.login, who.role, site.session_id):
         return site.page("verify/gone.html", status=403, who=who)
     answer = str(form.get("answer", "")).strip()
     if not answer and view.recognised and answer_spec(view.kind, view.field).kind == "digits":
@@ -265,6 +273,8 @@ async def group_page(
     view = item_view(uow.session, item_id)
     if view is None or view.field is None:
         return RedirectResponse(f"{PREFIX}/", status_code=303)
+    if not may_decide(uow.session, item_id, who.login, who.role, site.session_id):
+        return site.page("verify/gone.html", status=403, who=who)
     items = group_of(uow.session, site.session_id, view.field, view.recognised, who.login, who.role)
     spec = answer_spec(view.kind, view.field)
     return site.page(
@@ -286,7 +296,7 @@ async def decide_group(
     chosen = [int(v) for v in form.getlist("item") if str(v).isdigit()]
     decided = 0
     for item_id in chosen:
-        if not may_decide(uow.session, item_id, who.login, who.role):
+        if not may_decide(uow.session, item_id, who.login, who.role, site.session_id):
             continue
         try:
             apply_decision(uow.session, item_id, who.login, who.role, answer, _now())
@@ -299,7 +309,9 @@ async def decide_group(
 async def crop(request: Request, site: VerifySite, uow: UnitOfWork, who: SignedIn) -> Response:
     item_id = int(request.path_params["item_id"])
     view = item_view(uow.session, item_id)
-    if view is None or (view.kind == "page" and who.role != "senior"):
+    if view is None or view.session_id != site.session_id:
+        return Response("нет доступа", status_code=403)
+    if view.kind == "page" and who.role != "senior":
         return Response("нет доступа", status_code=403)
     path = site.crops / f"{item_id}.png"
     if not path.is_file():

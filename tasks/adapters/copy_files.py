@@ -128,19 +128,7 @@ class PackageJob:
     works: tuple[tuple[str, str, str | None, tuple[tuple[str, str | None, int | str], ...]], ...]
 
 
-def _copy_jpeg(path: Path, frame: int) -> bytes | None:
-    """The page as a grey JPEG at COPY_DPI (by the A4 width); None if it cannot be read."""
-    image: np.ndarray | None = None
-    if frame == 0 and path.suffix.lower() in (".jpg", ".jpeg"):
-        # DCT-scaled decoding: a quarter of the pixels, several times faster than full size.
-        image = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_2)
-    if image is None:
-        for found in read_frames(path):
-            if found.index == frame:
-                image = found.image
-                break
-    if image is None:
-        return None
+def _small_jpeg(image: np.ndarray) -> bytes | None:
     width = round(_A4_WIDTH_IN * COPY_DPI)
     height = round(image.shape[0] * width / image.shape[1])
     small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
@@ -148,31 +136,73 @@ def _copy_jpeg(path: Path, frame: int) -> bytes | None:
     return data.tobytes() if ok else None
 
 
-def _build(job: PackageJob) -> tuple[str, int]:
-    works = []
-    for code, form, topic, pages in job.works:
-        copies = []
-        for label, source, where in pages:
-            if source is None:
-                copies.append(CopyPage(label, None, str(where)))
-                continue
-            data = _copy_jpeg(Path(source), int(where))
-            copies.append(
-                CopyPage(label, data, None if data else "изображение страницы не читается")
-            )
-        works.append(CopyWork(code, form, topic, tuple(copies)))
-    package = ExpertPackage(
-        job.session, job.school_code, job.school_name, job.expert_code, tuple(works)
-    )
-    pdf = build_expert_package_pdf(package, default_fonts())
-    job.target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = job.target.with_name(f".{job.target.name}.tmp")
-    tmp.write_bytes(pdf)
-    os.replace(tmp, job.target)
-    return job.expert_code, len(pdf)
+def _copies_of(path: Path, frames: set[int]) -> dict[int, bytes | None]:
+    """The wanted frames of one scan file as grey JPEGs at COPY_DPI (by the A4 width), the
+    file decoded once (a multi-page TIFF or PDF holds a whole batch); None: unreadable."""
+    out: dict[int, bytes | None] = dict.fromkeys(frames)
+    if frames == {0} and path.suffix.lower() in (".jpg", ".jpeg"):
+        # DCT-scaled decoding: a quarter of the pixels, several times faster than full size.
+        image = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+        if image is not None:
+            return {0: _small_jpeg(image)}
+    for found in read_frames(path):
+        if found.index in frames and found.image is not None:
+            out[found.index] = _small_jpeg(found.image)
+        if found.index >= max(frames):
+            break
+    return out
+
+
+def _build_school(jobs: tuple[PackageJob, ...]) -> list[tuple[str, int]]:
+    """One school's packages: each scan file it needs decoded once, then one PDF per expert."""
+    wanted: dict[str, set[int]] = {}
+    for job in jobs:
+        for _, _, _, pages in job.works:
+            for _, source, where in pages:
+                if source is not None:
+                    wanted.setdefault(source, set()).add(int(where))
+    copies = {
+        (source, frame): data
+        for source, frames in wanted.items()
+        for frame, data in _copies_of(Path(source), frames).items()
+    }
+    fonts = default_fonts()
+    done = []
+    for job in jobs:
+        works = []
+        for code, form, topic, pages in job.works:
+            page_copies = []
+            for label, source, where in pages:
+                if source is None:
+                    page_copies.append(CopyPage(label, None, str(where)))
+                    continue
+                data = copies.get((source, int(where)))
+                page_copies.append(
+                    CopyPage(label, data, None if data else "изображение страницы не читается")
+                )
+            works.append(CopyWork(code, form, topic, tuple(page_copies)))
+        package = ExpertPackage(
+            job.session, job.school_code, job.school_name, job.expert_code, tuple(works)
+        )
+        pdf = build_expert_package_pdf(package, fonts)
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = job.target.with_name(f".{job.target.name}.tmp")
+        tmp.write_bytes(pdf)
+        os.replace(tmp, job.target)
+        done.append((job.expert_code, len(pdf)))
+    return done
 
 
 def build_packages(jobs: Sequence[PackageJob], workers: int) -> Mapping[str, int]:
-    """Every expert's package on `workers` processes: expert code → PDF size in bytes."""
-    done = run_per_school(_build, jobs, lambda j: sum(len(w[3]) for w in j.works), workers)
-    return dict(done)
+    """Every expert's package, one school per process on `workers` processes: expert code →
+    PDF size in bytes."""
+    by_school: dict[str, list[PackageJob]] = {}
+    for job in jobs:
+        by_school.setdefault(job.school_code, []).append(job)
+    done = run_per_school(
+        _build_school,
+        [tuple(group) for group in by_school.values()],
+        lambda group: sum(len(w[3]) for job in group for w in job.works),
+        workers,
+    )
+    return dict(pair for school in done for pair in school)

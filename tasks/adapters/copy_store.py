@@ -214,6 +214,9 @@ def assign_session(
             wanted = assign_experts(codes, list(members), now_assigned)
         except ValueError as exc:
             problems[school] = str(exc)
+            for code in codes:  # its works stay unassigned until the commission is complete
+                if works[code] in current:
+                    session.delete(current.pop(works[code]))
             continue
         for code, expert in wanted.items():
             assignment = current.get(works[code])

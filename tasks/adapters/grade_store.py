@@ -119,6 +119,7 @@ def work_evidence(
     works = works_to_grade(session, session_id)
     states: dict[str, dict[str, str]] = {}
     words: dict[str, int] = {}
+    counted: dict[str, int] = {}  # answer pages whose words were estimated
     rows = session.execute(
         select(Work.work_code, Page.blank_type, RecognitionResult.field, RecognitionResult.value)
         .join(Page, Page.work_id == Work.id)
@@ -130,6 +131,7 @@ def work_evidence(
             states.setdefault(code, {})[name] = value or ""
         elif name == "text_words" and value:
             words[code] = words.get(code, 0) + int(value)
+            counted[code] = counted.get(code, 0) + 1
     # An operator's answer about a mark box of the original replaces what recognition read.
     answered = session.execute(
         select(Work.work_code, VerificationItem.field, VerificationItem.resolved_value)
@@ -145,6 +147,18 @@ def work_evidence(
     for code, box, answer in answered:
         if code in states and box in states[code] and answer in ("1", "0"):
             states[code][box] = "marked" if answer == "1" else "empty"
+    # Words are only an estimate of the whole work when every answer page was read: both
+    # sides of the answer blank and of each additional blank used (a lost page is no proof
+    # of a short essay).
+    sides = {
+        code: 2 + 2 * len(r.additional_blanks.split())
+        for code, r in session.execute(
+            select(Work.work_code, RoomRecord)
+            .join(RoomRecord, RoomRecord.work_id == Work.id)
+            .where(Work.session_id == session_id)
+        )
+    }
+    complete = {code for code, n in counted.items() if n >= sides.get(code, 2)}
     records = {
         code: {"not_finished": r.not_finished, "removed": r.removed, "oral": r.oral}
         for code, r in session.execute(
@@ -166,7 +180,7 @@ def work_evidence(
             {f: _flag_value(read, f) for f in ("not_finished", "removed", "oral")}
             if read
             else None,
-            words.get(code) if read else None,
+            words.get(code) if read and code in complete else None,
             tuple(g for g in GROUPS if read and _blank(read, g)),
         )
     return out
@@ -203,9 +217,15 @@ def store_findings(
             key = f"grade:{code}:{finding.code}:{finding.group or '-'}"
             wanted.add(key)
             if key in items:
-                if items[key].status == "gone":  # the finding is back: a person must see it
-                    items[key].status, items[key].resolved_at = "open", None
+                item = items[key]
+                if item.status == "gone":  # the finding is back: a person must see it again
+                    item.status, item.resolved_at = "open", None
+                    item.resolved_value = item.resolved_by = None
+                    item.first_value = item.first_by = item.first_at = None
                     opened += 1
+                if item.status != "resolved":  # the evidence may have changed: show today's
+                    item.reason, item.recognised_value = finding.text, finding.recognised
+                    item.detail = {"finding": finding.code, "expected": finding.expected}
                 continue
             session.add(
                 VerificationItem(
@@ -225,7 +245,9 @@ def store_findings(
             )
             opened += 1
     for key, item in items.items():
-        if key not in wanted and item.status == "open":
+        # A finding that disappeared (a corrected protocol, say) closes its item whatever its
+        # state: an answer to evidence that no longer holds must not decide the result.
+        if key not in wanted and item.status != "gone":
             item.status, item.resolved_at = "gone", now
             closed += 1
     return {"opened": opened, "closed": closed, "findings": len(wanted)}

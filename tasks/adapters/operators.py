@@ -79,6 +79,8 @@ def add_operator(session: Session, login: str, password: str, role: str, actor: 
         operator = Operator(login=login)
         session.add(operator)
     operator.password_hash, operator.role, operator.active = hash_password(password), role, True
+    if operator.id is not None:  # a new password ends the sessions signed in with the old one
+        session.execute(delete(WebSession).where(WebSession.operator_id == operator.id))
     session.add(
         AuditLog(
             actor=actor,
@@ -91,12 +93,16 @@ def add_operator(session: Session, login: str, password: str, role: str, actor: 
     )
 
 
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, login: str, password: str) -> Operator | None:
+    """The operator if the password is right and the operator active. One scrypt check in
+    every case (unknown and inactive logins too), so the time tells nothing."""
     operator = session.scalars(select(Operator).where(Operator.login == login)).one_or_none()
-    if operator is None:
-        verify_password(password, hash_password("timing"))  # same cost for unknown logins
-        return None
-    if not operator.active or not verify_password(password, operator.password_hash):
+    stored = operator.password_hash if operator is not None else _DUMMY_HASH
+    right = verify_password(password, stored)
+    if operator is None or not operator.active or not right:
         return None
     return operator
 

@@ -2,7 +2,8 @@
 
 A field item shows its field's box (a result group: the row with both boxes and its label),
 cut through the page's map found again from the corner markers; a doubtful-volume item shows
-the answer page's text area small; a page item (rejected, unknown) shows the whole page small.
+the answer page's text area small; a page item (rejected: for senior verifiers only) shows the
+whole page small; any other item about a whole registration blank shows only its header.
 Operators see the crop, never the rest of the blank (the printed names stay out of view)."""
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import numpy as np
 
 from tasks.adapters.scan_files import read_frames
 from tasks.domain import recognition as rec
-from tasks.domain.blanks import MARGIN, BlankType, Box, FieldKind, layout_for
+from tasks.domain.blanks import MARGIN, PAGE_W, BlankType, Box, FieldKind, layout_for
 from tasks.domain.grading import GROUPS
 
 __all__ = ["render_crop"]
 
 FIELD_PX_PER_MM = 8.0
+HEADER_PX_PER_MM = 3.5
+# The registration blank's printed personal data starts at 62 mm (tasks/domain/blanks.py).
+REGISTRATION_HEADER_MM = 58.0
 TEXT_PX_PER_MM = 2.5
 PAGE_WIDTH_PX = 700
 
@@ -78,11 +82,13 @@ def render_crop(source: dict[str, Any], text_area: bool = False) -> bytes | None
     grey = _frame(Path(path), int(source.get("frame") or 0))
     if grey is None:
         return None
-    if source.get("kind") == "page" or not source.get("blank_type"):
+    if source.get("kind") == "page":  # shown to senior verifiers only
         return _page_small(grey)
+    if not source.get("blank_type"):
+        return None
     located = rec.locate(grey)
     if isinstance(located, str):
-        return _page_small(grey)
+        return None
     blank_type = BlankType(source["blank_type"])
     page = int(source.get("page") or 1)
     if text_area:
@@ -93,5 +99,10 @@ def render_crop(source: dict[str, Any], text_area: bool = False) -> bytes | None
     field = source.get("field")
     box = _box(blank_type, page, field) if field else None
     if box is None:
-        return _page_small(grey)
+        # An item about the whole page: an answer page carries no names; of a registration
+        # blank only its header (title, QR, printed code) is shown, above the printed names.
+        if blank_type is not BlankType.REGISTRATION:
+            return _page_small(grey)
+        box = Box(0.0, 0.0, PAGE_W, REGISTRATION_HEADER_MM)
+        return _png(rec.cut_upright(grey, located, box, HEADER_PX_PER_MM))
     return _png(rec.cut_upright(grey, located, box, FIELD_PX_PER_MM))

@@ -157,9 +157,14 @@ def next_items(
     return (later + earlier)[:limit]
 
 
-def may_decide(session: Session, item_id: int, login: str, role: str) -> bool:
+def may_decide(session: Session, item_id: int, login: str, role: str, session_id: int) -> bool:
+    """The item belongs to this exam session and this operator may decide it now."""
     found = session.scalars(
-        select(VerificationItem.id).where(VerificationItem.id == item_id, _available(login, role))
+        select(VerificationItem.id).where(
+            VerificationItem.id == item_id,
+            VerificationItem.session_id == session_id,
+            _available(login, role),
+        )
     ).first()
     return found is not None
 
@@ -207,11 +212,16 @@ def apply_decision(
         role=role,
         value=value,
     )
-    if not may_decide(session, item_id, login, role):  # e.g. a whole page, for seniors only
-        raise VerifyError("элемент недоступен этому оператору")
+    if not may_decide(session, item_id, login, role, item.session_id):
+        raise VerifyError("элемент недоступен этому оператору")  # a whole page: seniors only
+    detail = dict(item.detail or {})
+    if item.status == "disputed" and login in (item.first_by, detail.get("second_by")):
+        raise VerifyError("спор решает старший верификатор, не участвовавший в проверке")
     old = {"status": item.status, "value": item.resolved_value or item.recognised_value}
     if item.status == "open" and item.double_check:
         item.first_value, item.first_by, item.first_at = value, login, now
+    if item.status == "second":  # the second operator, kept so a dispute goes to a third
+        item.detail = {**detail, "second_by": login, "second_value": value}
     item.status = decision.status
     if decision.status == "resolved":
         item.resolved_value, item.resolved_by, item.resolved_at = value, login, now
@@ -284,11 +294,17 @@ def store_results(
             VerificationItem.kind.in_(("result", "record")),
         )
     )
+    answers: dict[tuple[str, str], set[str]] = {}
     for code, item in rows:
         if item.status in OPEN_STATUSES:
             left[code] += 1
         elif item.status == "resolved" and item.field and item.resolved_value is not None:
-            decisions.setdefault(code, {})[item.field] = item.resolved_value
+            answers.setdefault((code, item.field), set()).add(item.resolved_value)
+    for (code, name), values in answers.items():
+        if len(values) > 1:  # two items on one field answered differently: not settled
+            left[code] += 1
+        else:
+            decisions.setdefault(code, {})[name] = values.pop()
     kit_rows = {
         w.work_code: w
         for w in session.scalars(

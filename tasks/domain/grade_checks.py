@@ -99,8 +99,11 @@ def work_findings(rules: GradingRules, evidence: WorkEvidence) -> list[Finding]:
     if marks is None:
         return out
     for issue in check_marks(rules, e.form, marks):
-        if issue.code == "mark_missing" and e.protocol is not None:
-            continue  # the protocol contract refuses incomplete rows; the original may lack one
+        if issue.code == "mark_missing":
+            # The contract refuses incomplete protocol rows; a mark missing on the original
+            # is no question for an operator (nobody can invent it): the work stays «нет
+            # оценок эксперта» until its protocol comes.
+            continue
         out.append(
             Finding(
                 "rule",
@@ -168,13 +171,14 @@ def final_marks(
 ) -> dict[str, bool | None]:
     """The verified marks: the base record with the operators' decisions per group; a failed
     requirement makes every criterion and the result «незачет» (the rule writes it so); the
-    result is the rule's unless an operator decided it."""
+    result is always the rule's once it follows from the marks, so a verified result never
+    contradicts the regulation (an operator's answer on «Результат» only fills a gap)."""
     marks: dict[str, bool | None] = {g: base.get(g) for g in GROUPS}
     marks.update(decided)
     if any(marks.get(r) is False for r in rules.requirements):
         marks.update(dict.fromkeys((*CRITERIA, "overall"), False))
         return marks
     computed = overall(rules, form, marks)
-    if "overall" not in decided and computed is not None:
+    if computed is not None:  # the regulation's result; an operator's answer only fills a gap
         marks["overall"] = computed
     return marks

@@ -63,6 +63,8 @@ _MARK_WORDS = {
     "0": False,
     "-": False,
     "–": False,
+    "−": False,
+    "не зачёт": False,
 }
 
 
@@ -139,10 +141,10 @@ def overall(rules: GradingRules, form: str, marks: Marks) -> bool | None:
     rule = rules.form(form)
     if any(marks.get(r) is False for r in rules.requirements):
         return False
-    if any(marks.get(r) is None for r in rules.requirements):
-        return None
     if any(marks.get(k) is False for k in rule.all_of):
         return False
+    if any(marks.get(r) is None for r in rules.requirements):
+        return None
     passed = sum(1 for k in rule.any_of if marks.get(k) is True)
     open_ = sum(1 for k in rule.any_of if marks.get(k) is None)
     if any(marks.get(k) is None for k in rule.all_of):

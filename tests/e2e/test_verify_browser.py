@@ -261,7 +261,8 @@ def test_operators_resolve_the_queue_by_keyboard_with_a_second_check_of_results(
     second = _login(browser, base, "petrov")
     second.keyboard.press("Enter")
     expect(second.locator("h1")).to_have_text("К3")
-    expect(second.locator("text=В протоколе эксперта")).to_have_count(0)  # blind second check
+    expect(second.locator("text=ivanova")).to_have_count(0)  # blind: not the first answer
+    expect(second.locator("text=ожидает второй проверки")).to_have_count(1)
     _send(second, "1")
     assert _status(settings, "test:k3") == ("resolved", "зачет")
     # The rejected page: only the senior verifier sees it; then the queue is empty.

@@ -585,7 +585,7 @@ def test_each_finding_becomes_one_open_item_and_storing_again_opens_no_duplicate
     assert _items(copied) == first
 
 
-def test_a_finding_that_disappeared_is_closed_as_gone_and_decided_or_scan_items_are_kept(
+def test_a_finding_that_disappeared_is_closed_as_gone_even_if_decided_and_scan_items_are_kept(
     copied: Seeded,
 ) -> None:
     with copied.uow() as uow:
@@ -609,19 +609,19 @@ def test_a_finding_that_disappeared_is_closed_as_gone_and_decided_or_scan_items_
         fewer = {A_COPY[0]: FOUND[A_COPY[0]][:1]}
         assert store_findings(uow.session, copied.session_id, fewer, LATER) == {
             "opened": 0,
-            "closed": 2,
+            "closed": 3,
             "findings": 1,
         }
         uow.commit()
         gone = uow.session.scalars(
             select(VerificationItem).where(VerificationItem.status == "gone")
         ).all()
+        # the decided one too: an answer to evidence that no longer holds decides nothing
         assert sorted((i.key, i.resolved_at) for i in gone) == sorted(
-            [(KEYS["transcription"], LATER), (KEYS["flagged"], LATER)]
+            [(KEYS["transcription"], LATER), (KEYS["flagged"], LATER), (KEYS["flag"], LATER)]
         )
     statuses = {key: item[0] for key, item in _items(copied).items()}
     assert statuses[KEYS["rule"]] == "open"
-    assert statuses[KEYS["flag"]] == "resolved"
     assert statuses["scan:some-page:work_code_unknown"] == "open"
 
 
