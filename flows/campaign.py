@@ -22,6 +22,7 @@ from flows.watchdog import demo_instants, watchdog
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.campaign import demo_coordinator_accepts, write_campaign_summary
 from tasks.domain.summary import StageSummary
+from tasks.grade import grade_accuracy
 from tasks.plan import read_plan, store_plan
 from tasks.publish import load_topics
 from tasks.region import generate_region_files, load_region_structure
@@ -133,9 +134,11 @@ def campaign(
         entries.append(
             StageSummary("copy", "completed", copy(out=out, plan=plan, session=exam_session.id))
         )
-        entries.append(
-            StageSummary("grade", "completed", grade(out=out, plan=plan, session=exam_session.id))
+        graded = grade(out=out, plan=plan, session=exam_session.id)
+        graded["accuracy"] = grade_accuracy(
+            settings, the_plan.id, exam_session.id, day / "ground_truth.json"
         )
+        entries.append(StageSummary("grade", "completed", graded))
         verified = verify(
             out=out,
             plan=plan,

@@ -173,3 +173,33 @@ def check_grades(settings: Settings, campaign: str, session: str) -> dict[str, A
         "verification_opened": stored["opened"],
         "schools_behind": behind,
     }
+
+
+@task(name="grade-accuracy", cache_policy=NONE)
+def grade_accuracy(settings: Settings, campaign: str, session: str, truth: Path) -> dict[str, Any]:
+    """The transcription findings scored against the exam-day simulator's ground truth (demo
+    only): every group the simulator transcribed wrongly, and what the checks found."""
+    import json
+
+    from tasks.adapters.models import VerificationItem, Work
+
+    document = json.loads(truth.read_text(encoding="utf-8"))
+    made = {(w["work_code"], g) for w in document["works"] for g in w["transcription_errors"]}
+    with open_unit_of_work(settings) as uow:
+        info = session_info(uow.session, campaign, session)
+        keys = uow.session.execute(
+            select(Work.work_code, VerificationItem.key)
+            .join(Work, Work.id == VerificationItem.work_id)
+            .where(
+                VerificationItem.session_id == info.id,
+                VerificationItem.key.like("grade:%:transcription_mismatch:%"),
+                VerificationItem.status != "gone",
+            )
+        )
+        found = {(code, key.rsplit(":", 1)[1]) for code, key in keys}
+    return {
+        "transcription_errors": len(made),
+        "found": len(found & made),
+        "false_findings": len(found - made),
+        "missed": len(made - found),
+    }

@@ -150,6 +150,10 @@ def _copied_graded_and_verified_as_the_simulator_decided(
     packages = list((out / "copy" / "2017-12-06" / "packages").rglob("*.pdf"))
     assert len(packages) == copied["packages"]["packages"] > 0
     assert graded["graded"] == graded["to_grade"] == len(written)
+    # every transcription error the simulator made is found, and nothing else
+    accuracy = graded["accuracy"]
+    assert accuracy["found"] == accuracy["transcription_errors"]
+    assert accuracy["false_findings"] == 0
     assert verified["wait"]["open"] == 0
     assert verified["results"]["works"] == len(kits)
     rows = (out / "verify" / "2017-12-06" / "results.csv").read_text("utf-8-sig").splitlines()
