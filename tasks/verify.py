@@ -26,6 +26,7 @@ from tasks.adapters.unit_of_work import UnitOfWork, open_unit_of_work
 from tasks.adapters.verify_crops import render_crop
 from tasks.adapters.verify_store import (
     apply_decision,
+    apply_scan_answers,
     item_sources,
     next_items,
     open_rejected_page_items,
@@ -146,14 +147,16 @@ def wait_for_queue(
 def write_verified_results(
     settings: Settings, campaign: str, session: str, folder: Path
 ) -> dict[str, Any]:
-    """Every kit's verified result (or the status that explains its absence) into the
-    regional database and `folder/results.csv`; counts per outcome as an artifact."""
+    """The operators' answers to scan items written into the readings, every kit's verified
+    result (or the status that explains its absence) into the regional database and
+    `folder/results.csv`; counts per outcome as an artifact."""
     now = datetime.now(UTC)
     with open_unit_of_work(settings) as uow:
         info = session_info(uow.session, campaign, session)
         year = uow.session.scalars(
             select(Campaign.school_year).where(Campaign.code == campaign)
         ).one()
+        readings = apply_scan_answers(uow.session, info.id)
         rows = store_results(uow.session, info.id, grading_rules(str(year)), now)
         left, _ = queue_state(uow.session, info.id)
         if left == 0:
@@ -191,7 +194,12 @@ def write_verified_results(
         f"осталось открытых элементов: {left}\n",
         description="Верификация: итог",
     )
-    return {"works": len(rows), "open_items": left, "outcomes": dict(sorted(outcomes.items()))}
+    return {
+        "works": len(rows),
+        "open_items": left,
+        "readings_verified": readings,
+        "outcomes": dict(sorted(outcomes.items())),
+    }
 
 
 # --- the demo's simulated operators ------------------------------------------------------------

@@ -18,6 +18,7 @@ from tasks.adapters.models import (
     AuditLog,
     Page,
     QueueClosure,
+    RecognitionResult,
     Result,
     VerificationItem,
     Work,
@@ -36,6 +37,7 @@ from tasks.domain.verify import (
 __all__ = [
     "ItemView",
     "apply_decision",
+    "apply_scan_answers",
     "close_queue",
     "group_of",
     "item_sources",
@@ -366,3 +368,41 @@ def item_sources(session: Session, item_ids: Sequence[int]) -> dict[int, dict[st
         }
         for item_id, kind, field, page in rows
     }
+
+
+_DIGIT_FIELDS = ("work_code", "topic_number", "answer_blanks", "sheet_number")
+
+
+def apply_scan_answers(session: Session, session_id: int) -> int:
+    """Operators' answers to scan items written into the page's readings (status `verified`):
+    digits as typed (a cell typed «*» stays unread, so the reading is left as it was), a mark
+    box as marked or empty. Safe to repeat; returns the readings changed."""
+    rows = session.execute(
+        select(VerificationItem, RecognitionResult)
+        .join(
+            RecognitionResult,
+            (RecognitionResult.page_id == VerificationItem.page_id)
+            & (RecognitionResult.field == VerificationItem.field),
+        )
+        .where(
+            VerificationItem.session_id == session_id,
+            VerificationItem.kind == "scan",
+            VerificationItem.status == "resolved",
+            VerificationItem.resolved_value.is_not(None),
+        )
+    ).all()
+    changed = 0
+    for item, reading in rows:
+        answer = str(item.resolved_value)
+        if item.field in _DIGIT_FIELDS:
+            if "*" in answer:
+                continue
+            value = answer
+        elif answer in ("1", "0"):
+            value = "marked" if answer == "1" else "empty"
+        else:
+            continue
+        if reading.value != value or reading.status != "verified":
+            reading.value, reading.status, reading.confidence = value, "verified", 1.0
+            changed += 1
+    return changed

@@ -19,11 +19,13 @@ from tasks.adapters.models import (
     Campaign,
     ExamSession,
     Page,
+    RecognitionResult,
     Region,
     VerificationItem,
 )
 from tasks.adapters.verify_store import (
     apply_decision,
+    apply_scan_answers,
     close_queue,
     group_of,
     next_items,
@@ -267,3 +269,39 @@ def test_one_page_item_is_opened_per_rejected_page_and_opening_again_adds_none(
     assert queue.session.scalar(select(func.count()).select_from(VerificationItem)) == 2
     assert queue.ids("vera", "senior") == [i.id for i in items]
     assert queue.ids("anna") == []
+
+
+def test_answers_to_scan_items_become_verified_readings_and_repeating_changes_nothing(
+    queue: Queue,
+) -> None:
+    page = Page(
+        content_hash="f" * 64,
+        source_file="scan-9.jpg",
+        status="needs_verification",
+        session_id=queue.exam_id,
+    )
+    queue.session.add(page)
+    queue.session.flush()
+    readings = {
+        name: RecognitionResult(
+            page_id=page.id, field=name, value=value, confidence=0.4, status="needs_verification"
+        )
+        for name, value in (
+            ("topic_number", "1?2"),
+            ("k3_pass", "uncertain"),
+            ("answer_blanks", "0?"),
+        )
+    }
+    queue.session.add_all(readings.values())
+    answered = {"topic_number": "102", "k3_pass": "1", "answer_blanks": "0*"}
+    for name, answer in answered.items():
+        queue.add(field=name, page_id=page.id, status="resolved", resolved_value=answer)
+    queue.add(field="topic_number", page_id=page.id, status="open")  # not decided: not applied
+    queue.session.flush()
+    assert apply_scan_answers(queue.session, queue.exam_id) == 2
+    queue.session.flush()
+    assert (readings["topic_number"].value, readings["topic_number"].status) == ("102", "verified")
+    assert (readings["k3_pass"].value, readings["k3_pass"].status) == ("marked", "verified")
+    # a cell typed «*» is still unread: the reading stays for what it was
+    assert readings["answer_blanks"].value == "0?"
+    assert apply_scan_answers(queue.session, queue.exam_id) == 0
