@@ -13,13 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from io import BytesIO
 from typing import cast
 
-from fpdf import FPDF
-
-from tasks.domain.print_pdf import Fonts
+from tasks.domain.print_pdf import A4Pdf, Fonts
 from tasks.errors import DataError
 
 __all__ = [
@@ -31,7 +29,6 @@ __all__ = [
 
 PAGE_W, PAGE_H = 210.0, 297.0
 # A fixed creation date keeps a rebuilt package byte-identical (content hashes stay stable).
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _GREY = 150
 _JPEG_SOI = b"\xff\xd8\xff"
 
@@ -95,29 +92,13 @@ class ExpertPackage:
     works: tuple[CopyWork, ...]
 
 
-class _Pdf(FPDF):
+class _Pdf(A4Pdf):
     def __init__(self, fonts: Fonts, title: str) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self.set_auto_page_break(False)
-        self.set_margins(0, 0, 0)
-        self.add_font("Sans", "", str(fonts.regular))
-        self.add_font("Sans", "B", str(fonts.bold))
-        self.add_font("Mono", "", str(fonts.mono))
-        self.set_title(title)
-        self.set_creator("РЦОИ")
-        self.set_producer("rcoi")
-        self.set_creation_date(_EPOCH)  # reproducible bytes: no clock in the document
+        super().__init__(fonts, title)
         self.c_margin = 0  # text starts exactly where it is placed; tables pad their cells
         # Every protocol sheet repeats the same wrapped texts; fpdf2's line breaking is most of
         # a package's build time, so each text is wrapped once.
         self._wrapped: dict[tuple[str, float, str, float], list[str]] = {}
-
-    def text_at(
-        self, x: float, y: float, text: str, size: float, style: str = "", family: str = "Sans"
-    ) -> None:
-        """Text with its baseline `size`-proportional below `y` (y is the top of the line)."""
-        self.set_font(family, style, size)
-        self.text(x, y + size * 0.3528 * 0.8, text)
 
     def text_right(self, x_right: float, y: float, text: str, size: float, style: str = "") -> None:
         self.set_font("Sans", style, size)

@@ -27,6 +27,7 @@ from tasks.domain.blanks import (
 )
 
 __all__ = [
+    "A4Pdf",
     "Fonts",
     "PageSpec",
     "RoomForms",
@@ -61,7 +62,10 @@ class PageSpec:
     printed: dict[str, str] = field(default_factory=dict)  # printed_<name> values
 
 
-class _Pdf(FPDF):
+class A4Pdf(FPDF):
+    """An A4 document in the project's fonts (Sans, Sans bold, Mono), without margins or
+    automatic page breaks, with reproducible bytes; shared by every PDF builder."""
+
     def __init__(self, fonts: Fonts, title: str) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.set_auto_page_break(False)
@@ -74,9 +78,11 @@ class _Pdf(FPDF):
         self.set_producer("rcoi")
         self.set_creation_date(_EPOCH)  # reproducible bytes: no clock in the document
 
-    def text_at(self, x: float, y: float, text: str, size: float, style: str = "") -> None:
+    def text_at(
+        self, x: float, y: float, text: str, size: float, style: str = "", family: str = "Sans"
+    ) -> None:
         """Text with its baseline `size`-proportional below `y` (y is the top of the line)."""
-        self.set_font("Sans", style, size)
+        self.set_font(family, style, size)
         self.text(x, y + size * 0.3528 * 0.8, text)
 
 
@@ -120,11 +126,11 @@ def _cells(pdf: FPDF, item: Field) -> None:
         pdf.rect(cell.x, cell.y, cell.w, cell.h)
 
 
-def _label_above(pdf: _Pdf, item: Field, size: float = 7.5) -> None:
+def _label_above(pdf: A4Pdf, item: Field, size: float = 7.5) -> None:
     pdf.text_at(item.box.x, item.box.y - 4.0, item.label, size)
 
 
-def _frame(pdf: _Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
+def _frame(pdf: A4Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
     for item in fields:
         if item.kind in (FieldKind.MARKER, FieldKind.ORIENTATION):
             _fill(pdf, item.box)
@@ -137,7 +143,7 @@ def _frame(pdf: _Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
             pdf.text(item.box.x, item.box.y + 5.5, spaced)
 
 
-def _header(pdf: _Pdf, spec: PageSpec) -> None:
+def _header(pdf: A4Pdf, spec: PageSpec) -> None:
     title = BLANK_TITLES_RU[spec.blank_type]
     side = (
         ""
@@ -148,7 +154,7 @@ def _header(pdf: _Pdf, spec: PageSpec) -> None:
     pdf.text_at(38.0, 21.0, title + (f" · {side}" if side else ""), 13, "B")
 
 
-def _registration(pdf: _Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
+def _registration(pdf: A4Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
     pdf.text_at(20.0, 55.0, "Сведения об участнике (заполняются при печати)", 9, "B")
     for item in fields:
         if item.kind is FieldKind.PRINTED_TEXT:
@@ -197,7 +203,7 @@ def _registration(pdf: _Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
     pdf.text_at(20.0, 268.0, "Эксперт ______________  Подпись ______________", 8)
 
 
-def _answer(pdf: _Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
+def _answer(pdf: A4Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
     for item in fields:
         if item.kind is FieldKind.DIGIT_CELLS:
             pdf.text_at(
@@ -224,7 +230,7 @@ def _answer(pdf: _Pdf, spec: PageSpec, fields: Sequence[Field]) -> None:
         )
 
 
-def _page(pdf: _Pdf, spec: PageSpec) -> None:
+def _page(pdf: A4Pdf, spec: PageSpec) -> None:
     layout = layout_for(spec.blank_type, spec.page)
     pdf.add_page()
     _frame(pdf, spec, layout.fields)
@@ -237,7 +243,7 @@ def _page(pdf: _Pdf, spec: PageSpec) -> None:
 
 def build_kits_pdf(pages: Iterable[PageSpec], fonts: Fonts, title: str) -> bytes:
     """One PDF of the given pages, in order (a school's kits, sorted by room)."""
-    pdf = _Pdf(fonts, title)
+    pdf = A4Pdf(fonts, title)
     for spec in pages:
         _page(pdf, spec)
     return bytes(pdf.output())
@@ -264,7 +270,7 @@ class RoomForms:
 
 
 def _table(
-    pdf: _Pdf,
+    pdf: A4Pdf,
     x: float,
     y: float,
     widths: Sequence[float],
@@ -297,7 +303,7 @@ _IS05_HEAD = (
 _IS05_WIDTHS = (8.0, 48.0, 24.0, 25.0, 17.0, 9.0, 12.0, 13.0, 11.0, 13.0)
 
 
-def _is05(pdf: _Pdf, room: RoomForms) -> None:
+def _is05(pdf: A4Pdf, room: RoomForms) -> None:
     rows_per_page = 28
     seats = list(room.seats) or []
     chunks = [seats[i : i + rows_per_page] for i in range(0, max(len(seats), 1), rows_per_page)]
@@ -352,7 +358,7 @@ def _is05(pdf: _Pdf, room: RoomForms) -> None:
         )
 
 
-def _act(pdf: _Pdf, room: RoomForms, form: str, title: str, reason: str) -> None:
+def _act(pdf: A4Pdf, room: RoomForms, form: str, title: str, reason: str) -> None:
     pdf.add_page()
     pdf.text_at(15.0, 12.0, f"Форма {form}", 8, "B")
     pdf.text_at(15.0, 18.0, room.header, 8)
@@ -377,7 +383,7 @@ def _act(pdf: _Pdf, room: RoomForms, form: str, title: str, reason: str) -> None
 
 def build_room_forms_pdf(rooms: Iterable[RoomForms], fonts: Fonts, title: str) -> bytes:
     """Per room: ИС-05 pre-filled with its participants, then blank ИС-08 and ИС-09."""
-    pdf = _Pdf(fonts, title)
+    pdf = A4Pdf(fonts, title)
     for room in rooms:
         _is05(pdf, room)
         _act(
