@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# System packages later stages need (chromium: the browser tests of the verification pages);
+# System packages later stages need (chromium: the browser tests of the web pages;
+# openssh-server: the real sshd the SFTP upload tests start on loopback);
 # installed with apt only when missing.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-rus fonts-dejavu-core chromium
+APT_PACKAGES := tesseract-ocr tesseract-ocr-rus fonts-dejavu-core chromium openssh-server
 OUT ?= out/demo
 PARTICIPANTS ?= 2000
 SEED ?= 42

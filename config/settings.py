@@ -62,6 +62,43 @@ class Settings(BaseSettings):
         "checked by HTTP GET after publishing; unset: the files are read back instead",
     )
 
+    federal_sftp_host: str | None = Field(
+        None,
+        description="The federal centre's SFTP server; unset: packages go to out_dir/federal "
+        "(the local drop of the demo)",
+    )
+    federal_sftp_port: int = 22
+    federal_sftp_username: str | None = None
+    federal_sftp_key_path: Path | None = Field(
+        None, description="The private key the RCOI authenticates with (no passwords)"
+    )
+    federal_sftp_key_passphrase: SecretStr | None = None
+    federal_sftp_known_hosts: Path | None = Field(
+        None,
+        description="known_hosts file pinning the server's host key: an unknown or changed "
+        "key is refused, never accepted",
+    )
+    federal_sftp_remote_dir: str = Field("incoming", description="Where packages are put")
+    federal_sftp_returns_dir: str = Field(
+        "returns", description="Where the federal centre leaves its receipts"
+    )
+    federal_sftp_concurrency: int = Field(2, ge=1, le=16, description="Files sent at once")
+    federal_sftp_timeout_s: float = 30.0
+
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL of `rcoi web` as mail recipients reach it (acknowledgement links)",
+    )
+    lookup_limit: int = Field(
+        10, ge=1, description="Results lookups one client may make per lookup window"
+    )
+    lookup_window_s: int = Field(600, ge=1)
+    lookup_secret: SecretStr | None = Field(
+        None,
+        description="Key of the lookup's client hashes; unset: generated into "
+        "out_dir/secrets/lookup.key",
+    )
+
     @field_validator("topics_key")
     @classmethod
     def _topics_key_format(cls, value: SecretStr | None) -> SecretStr | None:
@@ -82,6 +119,26 @@ class Settings(BaseSettings):
         if self.smtp_host and self.smtp_username and self.smtp_password is None:
             raise ValueError("RCOI_SMTP_USERNAME is set but RCOI_SMTP_PASSWORD is missing")
         return self
+
+    @model_validator(mode="after")
+    def _sftp_complete(self) -> Settings:
+        """An SFTP target without a user, a key or a pinned host key fails at start-up."""
+        if self.federal_sftp_host:
+            missing = [
+                name
+                for name, value in (
+                    ("RCOI_FEDERAL_SFTP_USERNAME", self.federal_sftp_username),
+                    ("RCOI_FEDERAL_SFTP_KEY_PATH", self.federal_sftp_key_path),
+                    ("RCOI_FEDERAL_SFTP_KNOWN_HOSTS", self.federal_sftp_known_hosts),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"RCOI_FEDERAL_SFTP_HOST is set but {', '.join(missing)} not")
+        return self
+
+    def federal_drop_dir(self) -> Path:
+        return self.out_dir / "federal"
 
     def outbox_dir(self) -> Path:
         return self.out_dir / "outbox"

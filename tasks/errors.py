@@ -6,6 +6,7 @@ __all__ = [
     "ConfigError",
     "ContractError",
     "DataError",
+    "HostKeyRefused",
     "InvalidIdentifier",
     "PlanError",
     "PrintBlocked",
@@ -13,6 +14,9 @@ __all__ = [
     "RcoiError",
     "RegistryError",
     "TransientError",
+    "UploadError",
+    "UploadInterrupted",
+    "UploadRefused",
     "VaultError",
 ]
 
@@ -64,3 +68,26 @@ class VaultError(PublishError):
 
 class PrintBlocked(DataError):
     """Printing is refused: reconciliation has open critical discrepancies."""
+
+
+class UploadError(RcoiError):
+    """The federal package could not be sent or its receipt read. `reason_ru` is the Russian
+    sentence the coordinator's alert shows; the English message goes to the logs. Neither
+    carries a secret (no key, no password) or personal data."""
+
+    def __init__(self, message: str, reason_ru: str) -> None:
+        super().__init__(message)
+        self.reason_ru = reason_ru
+
+
+class HostKeyRefused(UploadError):
+    """The server's host key is unknown or differs from the pinned one: never accepted."""
+
+
+class UploadRefused(UploadError):
+    """The server refused for good (authentication, permission, disk full): retrying is
+    pointless until a person acts."""
+
+
+class UploadInterrupted(UploadError, TransientError):
+    """The connection broke or timed out: the next attempt resumes where this one stopped."""

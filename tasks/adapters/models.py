@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -552,15 +553,63 @@ class Result(Base):
 
 
 class FederalUpload(Base):
+    """One federal package of a session and where it went: `package_sha256` is the manifest's
+    digest, so a re-run of an unchanged package finds its row and sends nothing twice."""
+
     __tablename__ = "federal_upload"
     __table_args__ = (UniqueConstraint("session_id", "package_sha256"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"))
     package_sha256: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(Text)
+    # pending | uploaded | accepted | rejected (the receipt's verdict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     uploaded_at: Mapped[datetime | None]
     receipt_at: Mapped[datetime | None]
+    package_name: Mapped[str | None] = mapped_column(String(96))
+    files: Mapped[int | None]
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # codes and counts only
+
+
+class Acknowledgement(Base):
+    """A document sent to a party that must confirm receipt (the results lists to a МОУО):
+    the mail carries a one-time link whose token is stored as a SHA-256."""
+
+    __tablename__ = "acknowledgement"
+    __table_args__ = (UniqueConstraint("session_id", "party", "document"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"), index=True)
+    party: Mapped[str] = mapped_column(String(32))  # a МОУО code
+    document: Mapped[str] = mapped_column(String(32))  # results
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))  # what was sent
+    sent_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+
+
+class LookupAttempt(Base):
+    """One query of the participants' results lookup, for its rate limit: the client is kept
+    as a keyed hash, never its address, and never what was asked."""
+
+    __tablename__ = "lookup_attempt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class StageLock(Base):
+    """The key that keeps one stage of one session from running twice at once: a run takes
+    the row (unique session + stage) and gives it back; an expired row may be taken over."""
+
+    __tablename__ = "stage_lock"
+    __table_args__ = (UniqueConstraint("session_id", "stage"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("exam_session.id"))
+    stage: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str] = mapped_column(String(64))  # a flow run id or a process
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class Notification(Base):
