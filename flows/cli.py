@@ -734,6 +734,14 @@ from flows.cli_grading import register as _register_grading  # noqa: E402
 
 _register_grading(app)
 
+from flows.cli_outbound import register as _register_outbound  # noqa: E402
+
+_register_outbound(app)
+
+from flows.cli_serve import register as _register_serve  # noqa: E402
+
+_register_serve(app)
+
 
 def main() -> None:
     app()

@@ -86,6 +86,7 @@ def publish_deployment(plans: Iterable[Plan], out: str = "out") -> RunnerDeploym
         name="publish",
         schedules=schedules,
         parameters={"out": out},
+        tags=["rcoi", "publish"],
         concurrency_limit=1,  # one run at a time: two would race to mail the same МОУО
     )
 
