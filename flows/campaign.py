@@ -12,11 +12,13 @@ from config.settings import Settings
 from flows.collect import collect
 from flows.copy import copy
 from flows.grade import grade
+from flows.inform import inform
 from flows.print_kits import print_kits
 from flows.publish import demo_start, publish, publish_counts
 from flows.reconcile import reconcile
 from flows.scan import run_scan
 from flows.simulate import simulate_exam
+from flows.upload import upload
 from flows.verify import verify
 from flows.watchdog import demo_instants, watchdog
 from tasks.adapters.plan_files import resolve_plan_path
@@ -49,7 +51,9 @@ def campaign(
     the topics at 09:45 on a simulated clock, with `simulate` simulate the exam day (the scans
     schools send back, with their ground truth) and scan it (with its accuracy against that
     truth), copy, grade and verify it (the demo's simulated operators resolving the queue),
-    and write `<out>/summary.json`."""
+    upload the federal package (to the local drop, where a simulated federal centre answers)
+    and inform (lists, statistics, retake list, mail to every МОУО), and write
+    `<out>/summary.json`."""
     out_dir = Path(out)
     settings = Settings(out_dir=out_dir)
     the_plan = read_plan(resolve_plan_path(plan))
@@ -147,15 +151,37 @@ def campaign(
             timeout_seconds=5.0,
             demo_ground_truth=str(day / "ground_truth.json"),
         )
-        entries.append(
-            StageSummary(
-                "verify", "completed" if verified["wait"]["open"] == 0 else "waiting", verified
+        verify_done = verified["wait"]["open"] == 0
+        entries.append(StageSummary("verify", "completed" if verify_done else "waiting", verified))
+        if verify_done:
+            # The package to the local drop, where the demo's simulated federal centre
+            # answers with a receipt; then the lists, the statistics and the retake list.
+            sent = upload(
+                out=out,
+                plan=plan,
+                session=exam_session.id,
+                poll_seconds=1.0,
+                timeout_seconds=5.0,
+                demo_federal_centre=True,
             )
-        )
+            entries.append(StageSummary("upload", _upload_status(sent), _upload_counts(sent)))
+            informed = inform(out=out, plan=plan, session=exam_session.id)
+            entries.append(StageSummary("inform", "completed", informed))
+        else:
+            entries += [StageSummary("upload", "blocked"), StageSummary("inform", "blocked")]
     else:
-        for stage in ("exam_day", "scan", "copy", "grade", "verify"):
+        for stage in ("exam_day", "scan", "copy", "grade", "verify", "upload", "inform"):
             entries.append(StageSummary(stage, "skipped"))
     return write_campaign_summary(out_dir, info, entries)
+
+
+def _upload_status(sent: dict[str, Any]) -> str:
+    return "completed" if sent["receipt"]["status"] == "accepted" else sent["receipt"]["status"]
+
+
+def _upload_counts(sent: dict[str, Any]) -> dict[str, Any]:
+    package = {k: v for k, v in sent["package"].items() if k != "directory"}
+    return {**package, "sent": sent["sent"], "receipt": sent["receipt"]}
 
 
 def _watch_counts(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:

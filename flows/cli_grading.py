@@ -167,12 +167,12 @@ def web_command(
     plan: Annotated[str, typer.Option(help=PLAN_HELP)] = "kemerovo-2017-essay",
     session: Annotated[str | None, typer.Option(help="id срока")] = None,
 ) -> None:
-    """Serve the operators' verification pages under /verify/."""
+    """Serve /verify/ (operators), /results/ (participants' lookup), /ack/ (МОУО receipts)."""
     import uvicorn
 
     from tasks.adapters.plan_files import load_plan, resolve_plan_path
     from tasks.errors import RcoiError
-    from web.verify import create_app
+    from web.app import create_app
 
     try:
         the_plan = load_plan(resolve_plan_path(plan))
@@ -180,6 +180,7 @@ def web_command(
     except RcoiError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"Страницы верификации: http://{host}:{port}/verify/")
+    typer.echo(f"Проверка результатов: http://{host}:{port}/results/")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

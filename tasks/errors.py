@@ -14,6 +14,7 @@ __all__ = [
     "RcoiError",
     "RegistryError",
     "TransientError",
+    "UploadBlocked",
     "UploadError",
     "UploadInterrupted",
     "UploadRefused",
@@ -91,3 +92,7 @@ class UploadRefused(UploadError):
 
 class UploadInterrupted(UploadError, TransientError):
     """The connection broke or timed out: the next attempt resumes where this one stopped."""
+
+
+class UploadBlocked(DataError):
+    """Nothing is packaged: the verification queue has open items (or results are missing)."""

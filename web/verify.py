@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
@@ -48,7 +48,7 @@ from tasks.domain.grading import GROUP_TITLES
 from tasks.domain.verify import OPEN_STATUSES, VerifyError, answer_spec
 from tasks.errors import DataError
 
-__all__ = ["VerifySite", "create_app"]
+__all__ = ["VerifySite", "create_app", "verify_routes", "verify_site"]
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "rcoi_session"
@@ -146,16 +146,14 @@ def _protected(handler: Handler, site: VerifySite) -> Callable[[Request], Awaita
     return endpoint
 
 
-async def login_form(request: Request) -> Response:
-    site: VerifySite = request.app.state.site
+async def login_form(request: Request, site: VerifySite) -> Response:
     token = secrets.token_urlsafe(24)
     response = site.page("verify/login.html", csrf=token, error=None)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path=PREFIX)
     return response
 
 
-async def login(request: Request) -> Response:
-    site: VerifySite = request.app.state.site
+async def login(request: Request, site: VerifySite) -> Response:
     form = await request.form()
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     if not cookie or not secrets.compare_digest(str(form.get("csrf", "")), cookie):
@@ -321,19 +319,30 @@ async def crop(request: Request, site: VerifySite, uow: UnitOfWork, who: SignedI
     )
 
 
-def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
-    """The pages for one exam session of a campaign (crops under `<out>/verify/<session>/`)."""
-    database = bootstrap(settings)
+def verify_site(database: Database, settings: Settings, campaign: str, session: str) -> VerifySite:
+    """The site of one exam session of a campaign (crops under `<out>/verify/<session>/`)."""
     with UnitOfWork(database.session_factory) as uow:
         info = session_info(uow.session, campaign, session)
-    site = VerifySite(database, info.id, session, settings.out_dir / "verify" / session / "crops")
+    return VerifySite(database, info.id, session, settings.out_dir / "verify" / session / "crops")
+
+
+def verify_routes(site: VerifySite) -> list[BaseRoute]:
+    """Every route under `/verify/`, to mount in an application (web/app.py)."""
 
     def protected(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return _protected(handler, site)
 
-    routes = [
-        Route(f"{PREFIX}/login", login_form, methods=["GET"]),
-        Route(f"{PREFIX}/login", login, methods=["POST"]),
+    def public(
+        handler: Callable[[Request, VerifySite], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await handler(request, site)
+
+        return endpoint
+
+    return [
+        Route(f"{PREFIX}/login", public(login_form), methods=["GET"]),
+        Route(f"{PREFIX}/login", public(login), methods=["POST"]),
         Route(f"{PREFIX}/logout", protected(logout), methods=["POST"]),
         Route(f"{PREFIX}/", protected(queue), methods=["GET"]),
         Route(f"{PREFIX}/next", protected(next_item), methods=["GET"]),
@@ -343,6 +352,16 @@ def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
         Route(f"{PREFIX}/group", protected(decide_group), methods=["POST"]),
         Route(f"{PREFIX}/crop/{{item_id:int}}", protected(crop), methods=["GET"]),
         Mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+
+
+def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
+    """The verification pages alone; `rcoi web` serves web.app.create_app (these and the
+    public pages)."""
+    database = bootstrap(settings)
+    site = verify_site(database, settings, campaign, session)
+    routes = [
+        *verify_routes(site),
         Route("/", lambda request: RedirectResponse(f"{PREFIX}/", status_code=303)),
     ]
 

@@ -8,7 +8,15 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from tasks.adapters.models import ExamSession, Mouo, PlanStage, School, StageCompletion, Work
+from tasks.adapters.models import (
+    Acknowledgement,
+    ExamSession,
+    Mouo,
+    PlanStage,
+    School,
+    StageCompletion,
+    Work,
+)
 from tasks.domain.publish import PUBLISH_GRACE
 from tasks.domain.watchdog import Check
 
@@ -26,6 +34,10 @@ TRACKED_STAGES: Mapping[str, str] = {
     "scan": "rcoi",
     # per school: complete once every work it must grade has an accepted protocol row
     "grade": "school",
+    # complete once the federal centre's receipt accepted the package
+    "upload": "rcoi",
+    # per МОУО: complete once it acknowledged the results lists (the link in the mail)
+    "inform": "mouo",
 }
 # Stages due a grace after their start instead of at their end: topics due at 09:45 are late
 # at 09:47, although the plan row runs to the end of the day (or has no end, «с 07.30»).
@@ -51,13 +63,26 @@ def completion_checks(
             PlanStage.automated_stage.in_(list(tracked)),
         )
     ).all()
-    done = set(
-        session.execute(
+    done: set[tuple[int, str]] = {
+        (stage_id, party)
+        for stage_id, party in session.execute(
             select(StageCompletion.plan_stage_id, StageCompletion.party).where(
                 StageCompletion.plan_stage_id.in_([stage.id for stage, _ in stages])
             )
         ).all()
-    )
+    }
+    done |= {
+        (stage.id, party)
+        for stage, _ in stages
+        if stage.automated_stage == "inform"
+        for party in session.scalars(
+            select(Acknowledgement.party).where(
+                Acknowledgement.session_id == stage.session_id,
+                Acknowledgement.document == "results",
+                Acknowledgement.acknowledged_at.is_not(None),
+            )
+        )
+    }
     mouos = sorted(session.scalars(select(Mouo.code)))
     checks = []
     for stage, session_code in stages:

@@ -13,7 +13,9 @@ from sqlalchemy import create_engine, func, select
 
 from flows.campaign import campaign
 from flows.grade import grade
+from flows.inform import inform
 from flows.scan import run_scan
+from flows.upload import upload
 from tasks.adapters.models import (
     Discrepancy,
     Notification,
@@ -129,6 +131,7 @@ def test_the_demo_campaign_prints_publishes_at_0945_simulates_the_exam_day_and_s
     assert _count(tmp_path, Page) == scanned["pages"]
     assert _count(tmp_path, VerificationItem, VerificationItem.kind == "scan") == opened
     _copied_graded_and_verified_as_the_simulator_decided(tmp_path, stages, truth)
+    _uploaded_and_informed(tmp_path, stages, truth)
 
 
 def _copied_graded_and_verified_as_the_simulator_decided(
@@ -368,3 +371,53 @@ def test_the_coordinators_decisions_open_the_print_gate_and_survive_a_rerun(
         )
     database.dispose()
     assert statuses == {"accepted"}
+
+
+def _uploaded_and_informed(out: Path, stages: dict[str, Any], truth: dict[str, Any]) -> None:
+    """The federal package holds every kit with its verified outcome and its pages, arrived
+    whole in the local drop and was accepted; the lists name every participant once; running
+    both stages again sends and mails nothing."""
+    import csv
+
+    from PIL import Image
+
+    from tasks.adapters.federal_files import verify_manifest
+
+    sent, informed = stages["upload"]["counts"], stages["inform"]["counts"]
+    assert (stages["upload"]["status"], stages["inform"]["status"]) == ("completed", "completed")
+    assert sent["receipt"] == {"status": "accepted", "problems": 0}
+    kits = {w["work_code"]: w for w in truth["works"] if w["kind"] == "kit"}
+    drop = out / "federal" / "incoming" / sent["name"]
+    assert set(verify_manifest(drop)) == set(
+        verify_manifest(out / "upload" / "2017-12-06" / sent["name"])
+    )
+    with (drop / "results.csv").open(encoding="utf-8") as stream:
+        rows = {r["work_code"]: r for r in csv.DictReader(stream, delimiter=";")}
+    assert set(rows) == set(kits)
+    assert sent["works"] == len(kits)
+    for code, work in kits.items():
+        row = rows[code]
+        if work["attendance"] != "present":
+            assert row["outcome"] == "absent"
+        elif not (work["flags"]["not_finished"] or work["flags"]["removed"]):
+            assert row["result"] == work["expert_marks"]["overall"], code
+        if row["image"]:
+            assert Image.open(drop / row["image"]).n_frames == int(row["pages"])
+    assert sum(int(r["pages"]) for r in rows.values()) == sent["pages"]
+    assert informed["participants"] == len(kits)
+    retake = sum(
+        1 for r in rows.values() if r["outcome"] in ("failed", "removed", "not_finished", "absent")
+    )
+    assert informed["retake"] == retake  # first attempts all; the next session exists
+    assert informed["mail"]["mailed"] == informed["mouo_lists"] > 0
+    listed = pl.read_excel(out / "inform" / "2017-12-06" / "statistics.xlsx", sheet_name="по МОУО")
+    assert listed.height > 0
+    assert len(list((out / "inform" / "2017-12-06" / "charts").glob("*.png"))) == 3
+    resent = upload(
+        out=str(out), plan="kemerovo-2017-essay", session="2017-12-06", timeout_seconds=0
+    )
+    assert resent["sent"]["sent"] == 0
+    assert resent["sent"]["skipped"] == sent["files"]
+    assert resent["receipt"]["status"] == "accepted"  # the receipt already there is read again
+    again = inform(out=str(out), plan="kemerovo-2017-essay", session="2017-12-06")
+    assert again["mail"] == {"mailed": 0, "unchanged": informed["mouo_lists"], "no_address": 0}

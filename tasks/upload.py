@@ -1,0 +1,277 @@
+"""Prefect tasks of the upload stage: the federal package built and checked by its contract,
+sent (SFTP, or the local drop of the demo), and the federal receipt awaited until the plan's
+deadline; plus the demo's simulated federal centre, which answers with a receipt."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+from sqlalchemy import select
+
+from config.settings import Settings
+from tasks.adapters.contracts import load_contract, run_contract
+from tasks.adapters.database import bootstrap
+from tasks.adapters.federal_files import verify_manifest, write_package
+from tasks.adapters.mail import OutgoingMail, mailer_from_settings
+from tasks.adapters.models import FederalUpload, PlanStage
+from tasks.adapters.notifications import send_once
+from tasks.adapters.scan_files import file_digest
+from tasks.adapters.sftp import PackageFile, transport_from_settings
+from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
+from tasks.adapters.unit_of_work import UnitOfWork, open_unit_of_work
+from tasks.adapters.upload_store import (
+    mark_receipt,
+    mark_uploaded,
+    package_info,
+    package_works,
+    upload_row,
+)
+from tasks.adapters.verify_store import queue_state
+from tasks.domain.federal_package import MANIFEST, contract_frame
+from tasks.domain.federal_receipt import parse_receipt, receipt_name, simulated_receipt
+from tasks.errors import ContractError, UploadBlocked
+from tasks.retries import transient_failure
+
+__all__ = ["await_receipt", "build_federal_package", "demo_federal_receipt", "send_package"]
+
+
+@task(name="build-federal-package", cache_policy=NONE)
+def build_federal_package(
+    settings: Settings, campaign: str, session: str, workers: int | None = None
+) -> dict[str, Any]:
+    """The session's package under `<out>/upload/<session>/`, refused while the verification
+    queue has open items and when the works break the `federal_package` contract."""
+    with open_unit_of_work(settings) as uow:
+        info = session_info(uow.session, campaign, session)
+        left, closed = queue_state(uow.session, info.id)
+        if left and not closed:
+            raise UploadBlocked(
+                f"очередь верификации сеанса {session}: открыто {left}; пакет для ФЦТ не "
+                "формируется, пока она не пуста"
+            )
+        package = package_info(uow.session, info.id)
+        works = package_works(uow.session, info.id)
+    images = {
+        f"images/{w.school_code}/{w.work_code}.tif": (0, "") for w in works if w.pages
+    }  # the contract checks that each work's image is listed; sizes come after writing
+    run = run_contract(contract_frame(works, images), load_contract("federal_package"))
+    if not run.success:
+        broken = {rule: n for rule, n in run.rules.items() if n}
+        raise ContractError(f"federal_package contract violated: {broken}")
+    built = write_package(
+        settings.out_dir / "upload" / session, package, works, workers or os.cpu_count() or 1
+    )
+    verify_manifest(built.directory)
+    pages = sum(len(w.pages) for w in works)
+    outcomes = _counts(w.outcome for w in works)
+    summary: dict[str, Any] = {
+        "name": built.name,
+        "directory": str(built.directory),
+        "manifest_sha256": built.manifest_sha256,
+        "works": len(works),
+        "pages": pages,
+        "files": len(built.files) + 1,
+        "bytes": built.size,
+        "outcomes": outcomes,
+    }
+    get_run_logger().info(
+        "federal package %s: %d works, %d pages, %d bytes",
+        built.name,
+        len(works),
+        pages,
+        built.size,
+    )
+    create_markdown_artifact(
+        key="federal-package",
+        markdown=(
+            f"## Пакет для ФЦТ `{built.name}`\n\nработ: **{len(works)}**, страниц: **{pages}**, "
+            f"файлов: {summary['files']}, объём: {built.size / 1e6:.1f} МБ\n\n"
+            f"SHA-256 манифеста: `{built.manifest_sha256}`\n"
+        ),
+        description="Пакет результатов для ФЦТ",
+    )
+    create_table_artifact(
+        key="federal-package-outcomes",
+        table=[{"итог": k, "работ": v} for k, v in outcomes.items()],
+        description="Итоги работ в пакете",
+    )
+    return summary
+
+
+def _counts(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        out[value] = out.get(value, 0) + 1
+    return dict(sorted(out.items()))
+
+
+@task(
+    name="send-federal-package",
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=[30, 120],
+    retry_condition_fn=transient_failure,
+)
+def send_package(
+    settings: Settings, campaign: str, session: str, package: dict[str, Any]
+) -> dict[str, Any]:
+    """Send the package (files already complete at the target are not sent again) and record
+    it in `federal_upload`."""
+    directory = Path(package["directory"])
+    listed = verify_manifest(directory)
+    files = [PackageFile(path, size, digest) for path, (size, digest) in sorted(listed.items())]
+    transport = transport_from_settings(settings)
+    report = transport.send(directory, files, MANIFEST)
+    now = datetime.now(UTC)
+    with open_unit_of_work(settings) as uow:
+        info = session_info(uow.session, campaign, session)
+        row = upload_row(
+            uow.session, info.id, package["manifest_sha256"], package["name"], transport.target
+        )
+        mark_uploaded(row, len(files) + 1, int(package["bytes"]), now)
+        uow.commit()
+    get_run_logger().info(
+        "package %s to %s: %d sent, %d already there, %d resumed, %d bytes",
+        report.package,
+        transport.target,
+        len(report.sent),
+        len(report.skipped),
+        len(report.resumed),
+        report.bytes_sent,
+    )
+    return {
+        "target": transport.target,
+        "sent": len(report.sent),
+        "skipped": len(report.skipped),
+        "resumed": len(report.resumed),
+        "bytes_sent": report.bytes_sent,
+    }
+
+
+@task(name="demo-federal-centre", cache_policy=NONE)
+def demo_federal_receipt(settings: Settings, package: dict[str, Any]) -> str:
+    """The demo's simulated federal centre: checks what arrived in the local drop against the
+    manifest and writes its receipt into the returns folder. Test equipment, not a stage."""
+    root = settings.federal_drop_dir()
+    arrived = root / "incoming" / package["name"]
+    manifest = json.loads((arrived / MANIFEST).read_text(encoding="utf-8"))
+    present = {
+        f["path"]: ((arrived / f["path"]).stat().st_size, file_digest(arrived / f["path"]))
+        for f in manifest["files"]
+        if (arrived / f["path"]).is_file()
+    }
+    receipt = simulated_receipt(
+        manifest, file_digest(arrived / MANIFEST), present, datetime.now(UTC)
+    )
+    target = root / "returns" / receipt_name(package["name"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    tmp.write_text(json.dumps(receipt, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(target)
+    return str(receipt["status"])
+
+
+@task(name="await-federal-receipt", cache_policy=NONE)
+def await_receipt(
+    settings: Settings,
+    campaign: str,
+    session: str,
+    package: dict[str, Any],
+    poll_seconds: float = 300.0,
+    timeout_seconds: float | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Poll the returns folder for this package's receipt until it comes, the plan's deadline
+    passes (the coordinator is alerted once, and the run returns `late`) or `timeout_seconds`
+    runs out (`waiting`). An accepted receipt completes the plan's upload stage."""
+    logger = get_run_logger()
+    transport = transport_from_settings(settings)
+    started = time.monotonic()
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            info = session_info(uow.session, campaign, session)
+            stage_id, due = _deadline(uow.session, info.id)
+        while True:
+            data = transport.fetch_return(receipt_name(package["name"]))
+            receipt = (
+                parse_receipt(data, package["name"], package["manifest_sha256"]) if data else None
+            )
+            at = now or datetime.now(UTC)
+            if receipt is not None:
+                with UnitOfWork(database.session_factory) as uow:
+                    row = uow.session.scalars(
+                        select(FederalUpload).where(
+                            FederalUpload.session_id == info.id,
+                            FederalUpload.package_sha256 == package["manifest_sha256"],
+                        )
+                    ).one()
+                    mark_receipt(row, receipt, at)
+                    if receipt["status"] == "accepted":
+                        mark_stage_completed(
+                            uow.session, stage_id, "rcoi", at, {"package": package["name"]}
+                        )
+                    uow.commit()
+                logger.info("federal receipt for %s: %s", package["name"], receipt["status"])
+                return {
+                    "status": receipt["status"],
+                    "problems": len(receipt.get("problems") or []),
+                }
+            if due is not None and at >= due:
+                alerted = _late_alert(settings, database, session, package["name"], due, stage_id)
+                logger.warning("no federal receipt for %s by %s", package["name"], due)
+                return {"status": "late", "due": due.isoformat(), "alerted": alerted}
+            if timeout_seconds is not None and time.monotonic() - started >= timeout_seconds:
+                return {"status": "waiting", "due": due.isoformat() if due else None}
+            logger.info("no federal receipt for %s yet, waiting", package["name"])
+            time.sleep(poll_seconds)
+    finally:
+        database.dispose()
+
+
+def _deadline(session: Any, session_id: int) -> tuple[int | None, datetime | None]:
+    """The plan's upload stage and its deadline; a plan without one (seed 001 has no upload
+    row) waits for the receipt until results are issued (the inform stage starts)."""
+    stage = session.scalars(
+        select(PlanStage).where(
+            PlanStage.session_id == session_id, PlanStage.automated_stage == "upload"
+        )
+    ).first()
+    if stage is not None:
+        return stage.id, stage.due_at
+    inform = plan_stage_id(session, session_id, "inform")
+    start = session.get(PlanStage, inform).starts_at if inform else None
+    return None, start
+
+
+def _late_alert(
+    settings: Settings,
+    database: Any,
+    session: str,
+    package: str,
+    due: datetime,
+    stage_id: int | None,
+) -> int:
+    if not settings.coordinator_emails:
+        return 0
+    mail = OutgoingMail(
+        key=f"upload-late:{session}:{package}",
+        to=tuple(settings.coordinator_emails),
+        subject=f"Нет квитанции ФЦТ на пакет {package}",
+        body=(
+            f"Пакет результатов сеанса {session} ({package}) отправлен в ФЦТ, но квитанция о "
+            f"приёме не получена к сроку {due.isoformat()}.\n"
+            "Проверьте отправку и свяжитесь с ФЦТ.\n"
+        ),
+    )
+    return int(
+        send_once(database.session_factory, mailer_from_settings(settings), mail, "alert", stage_id)
+    )

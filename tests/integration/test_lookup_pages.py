@@ -1,0 +1,321 @@
+"""The public pages of `rcoi web` over HTTP (Starlette's TestClient, SQLite): the results
+lookup answers an exact match only, tells not-found, malformed and a wrong document apart in
+nothing, stops an enumeration at the client's limit and at the global ceiling, honours no GET
+parameters, logs nothing submitted; the acknowledgement link shows on GET and records on POST.
+All people here are invented."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from config.settings import Settings
+from tasks.adapters.acknowledgements import issue
+from tasks.adapters.database import bootstrap
+from tasks.adapters.models import Acknowledgement, LookupAttempt
+from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.domain.identifiers import make_work_code
+from tests.integration.test_lookup_store import World  # the store tests' invented people
+from web.app import create_app
+from web.lookup import NOT_FOUND, PublicSite
+
+pytestmark = pytest.mark.integration  # a real database behind the pages
+
+LIMIT = 10
+CAMPAIGN, SESSION = "test-2017", "2017-12-06"
+SENT = datetime(2017, 12, 18, 5, 0, tzinfo=UTC)
+SEEN = datetime(2017, 12, 18, 8, 30, tzinfo=UTC)
+CLICKED_AGAIN = datetime(2017, 12, 19, 2, 0, tzinfo=UTC)
+
+
+@dataclass
+class Served:
+    app: Starlette
+    client: TestClient
+    codes: dict[str, str]
+    token: str
+    settings: Settings
+
+    def other_client(self, n: int) -> TestClient:
+        """Another browser: a different address (TestClient's `client`)."""
+        return TestClient(self.app, client=(f"198.51.100.{n}", 40000 + n))
+
+    @property
+    def public(self) -> PublicSite:
+        site: PublicSite = self.app.state.public
+        return site
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    settings = Settings(out_dir=tmp_path, lookup_limit=LIMIT)
+    database = bootstrap(settings)
+    with database.session_factory() as session:
+        world = World(session)
+        ivanov = world.person("Иванов", "Иван", "Петрович", "3200", "654321")
+        world.result(ivanov, 0, "failed", label="ivanov-dec")
+        world.result(ivanov, 1, "passed", label="ivanov-feb")
+        world.result(ivanov, 2, "passed", label="ivanov-may-unverified", verified=False)
+        yolkina = world.person("Ёлкина", "Анна", "Олеговна", "3201", "123456")
+        world.result(yolkina, 0, "passed", label="yolkina", form="exposition")
+        token = issue(session, world.exams[0].id, "42-05", "results", "a" * 64, SENT)
+        assert token is not None
+        session.commit()
+        codes = dict(world.codes)
+    database.dispose()
+    app = create_app(settings, CAMPAIGN, SESSION)
+    with TestClient(app) as client:
+        yield Served(app, client, codes, token, settings)
+
+
+def ask(client: TestClient, **fields: str) -> tuple[int, str]:
+    response = client.post("/results/", data=fields)
+    return response.status_code, response.text
+
+
+# --- the form ----------------------------------------------------------------------------------
+
+
+def test_the_form_asks_for_surname_and_document_or_work_code_in_russian(served: Served) -> None:
+    response = served.client.get("/results/")
+    assert response.status_code == 200
+    for text in ("Фамилия", "Номер документа", "серия и номер слитно", "Код работы", "Найти"):
+        assert text.lower() in response.text.lower()
+    assert 'method="post"' in response.text
+    assert NOT_FOUND not in response.text
+
+
+def test_every_page_sends_the_privacy_headers(served: Served) -> None:
+    responses = [
+        served.client.get("/results/"),
+        served.client.post("/results/", data={"work_code": "1"}),
+        served.client.get(f"/ack/{served.token}"),
+        served.client.get("/ack/unknown-token-0000000000"),
+    ]
+    for response in responses:
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "script-src" not in policy  # no scripts at all
+
+
+def test_get_with_query_parameters_shows_only_the_empty_form(served: Served) -> None:
+    plain = served.client.get("/results/").text
+    code = served.codes["ivanov-feb"]
+    for query in (
+        f"?work_code={code}",
+        "?surname=Иванов&document=3200654321",
+        "?q=Иванов",
+        "?surname=%25&document=%25",
+    ):
+        response = served.client.get(f"/results/{query}")
+        assert response.status_code == 200
+        assert response.text == plain
+    with UnitOfWork(served.public.database.session_factory) as uow:
+        assert uow.session.scalars(select(LookupAttempt)).all() == []
+
+
+def test_the_stylesheet_is_served(served: Served) -> None:
+    response = served.client.get("/static/lookup.css")
+    assert response.status_code == 200
+    assert "text/css" in response.headers["content-type"]
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def test_surname_and_document_show_each_session_with_initials_only(served: Served) -> None:
+    status, body = ask(served.client, surname=" иванов ", document="3200 654321")
+    assert status == 200
+    assert re.search(r"И\. П\.", body)
+    for text in ("6 декабря 2017 г.", "7 февраля 2018 г.", "незачет", "зачет", "сочинение"):
+        assert text in body
+    assert "16 мая 2018" not in body  # not verified yet
+    for personal in ("Иванов", "иванов", "Иван ", "Петрович", "654321", "3200"):
+        assert personal not in body
+
+
+def test_a_work_code_shows_that_result_without_any_name(served: Served) -> None:
+    status, body = ask(served.client, work_code=served.codes["yolkina"])
+    assert status == 200
+    assert "изложение" in body
+    assert "зачет" in body
+    for personal in ("Ёлкина", "Анна", "А. О.", "Участник", served.codes["yolkina"]):
+        assert personal not in body
+
+
+def test_not_found_malformed_and_a_wrong_document_give_the_same_page(served: Served) -> None:
+    answers = {
+        "nobody": ask(served.client, surname="Петрова", document="4500000001"),
+        "existing surname, wrong document": ask(
+            served.client, surname="Иванов", document="3200654320"
+        ),
+        "another's document": ask(served.client, surname="Иванов", document="3201123456"),
+        "partial surname": ask(served.client, surname="Иван", document="3200654321"),
+        "wildcard": ask(served.client, surname="%", document="3200654321"),
+    }
+    other = served.other_client(1)
+    answers |= {
+        "empty": ask(other),
+        "empty fields": ask(other, surname="", document=""),
+        "short code": ask(other, work_code="12345"),
+        "letters": ask(other, work_code="абвгдежзийкл"),
+        "both modes": ask(other, surname="Иванов", document="3200654321", work_code="1" * 12),
+        "unknown field": ask(other, surname="Иванов", document="3200654321", extra="1"),
+    }
+    raw = other.post(
+        "/results/", content=b"\xff\xfe", headers={"content-type": "application/octet-stream"}
+    )
+    answers["not a form"] = (raw.status_code, raw.text)
+    huge = other.post("/results/", data={"surname": "И" * 5000, "document": "1"})
+    answers["huge"] = (huge.status_code, huge.text)
+    assert {status for status, _ in answers.values()} == {200}
+    bodies = {body for _, body in answers.values()}
+    assert len(bodies) == 1, "the pages differ"
+    assert NOT_FOUND in bodies.pop()
+
+
+def test_a_query_string_on_the_post_is_ignored(served: Served) -> None:
+    code = served.codes["ivanov-feb"]
+    response = served.client.post(f"/results/?work_code={code}", data={})
+    assert NOT_FOUND in response.text
+
+
+def test_an_enumeration_of_work_codes_stops_at_the_limit_and_learns_nothing(
+    served: Served,
+) -> None:
+    """Existing codes without a verified result, codes no one has and malformed ones answer
+    alike; after `lookup_limit` tries even the right code is refused."""
+    existing = served.codes["ivanov-may-unverified"]  # issued, but no verified result
+    guesses = [existing] + [make_work_code("42", 2017, 1, serial) for serial in range(500, 509)]
+    assert len(guesses) == LIMIT
+    bodies = set()
+    for guess in guesses:
+        status, body = ask(served.client, work_code=guess)
+        assert status == 200
+        bodies.add(body)
+    assert len(bodies) == 1
+    assert NOT_FOUND in bodies.pop()
+    for guess in (served.codes["ivanov-feb"], served.codes["yolkina"], "0" * 12):
+        status, body = ask(served.client, work_code=guess)
+        assert status == 429
+        assert "Слишком много запросов" in body
+        assert "зачет" not in body
+    assert served.client.post("/results/", data={}).headers["retry-after"] == "600"
+    # Another client is not affected and finds the right code at once.
+    status, body = ask(served.other_client(2), work_code=served.codes["ivanov-feb"])
+    assert (status, "зачет" in body) == (200, True)
+
+
+def test_a_successful_lookup_counts_against_the_limit(served: Served) -> None:
+    for _ in range(LIMIT):
+        status, body = ask(served.client, surname="Иванов", document="3200654321")
+        assert status == 200
+        assert "И. П." in body
+    status, body = ask(served.client, surname="Иванов", document="3200654321")
+    assert status == 429
+    assert "И. П." not in body
+
+
+def test_many_clients_together_stop_at_the_global_ceiling(served: Served) -> None:
+    site = served.public
+    site.limit, site.global_limit = 2, 6
+    for n in range(3):
+        client = served.other_client(10 + n)
+        assert [ask(client, work_code="1" * 12)[0] for _ in range(2)] == [200, 200]
+    status, _ = ask(served.other_client(20), work_code=served.codes["ivanov-feb"])
+    assert status == 429
+
+
+def test_the_database_keeps_a_keyed_hash_of_the_client_not_its_address(served: Served) -> None:
+    ask(served.other_client(77), work_code="1" * 12)
+    with UnitOfWork(served.public.database.session_factory) as uow:
+        [stored] = uow.session.scalars(select(LookupAttempt.client_key)).all()
+    assert "198.51.100.77" not in stored
+    assert len(stored) == 64
+    assert stored != hashlib.sha256(b"198.51.100.77").hexdigest()  # keyed
+    key = served.settings.out_dir / "secrets" / "lookup.key"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_nothing_submitted_reaches_the_logs(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    ask(served.client, surname="Иванов", document="3200654321")
+    ask(served.client, work_code=served.codes["yolkina"])
+    ask(served.client, surname="Несуществующая", document="9999000000")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for value in ("Иванов", "3200654321", served.codes["yolkina"], "Несуществующая", "9999"):
+        assert value not in logged
+
+
+# --- acknowledgements --------------------------------------------------------------------------
+
+
+def acknowledged_at(served: Served) -> datetime | None:
+    with UnitOfWork(served.public.database.session_factory) as uow:
+        return uow.session.scalars(select(Acknowledgement)).one().acknowledged_at
+
+
+def test_the_link_shows_what_is_acknowledged_and_a_get_changes_nothing(served: Served) -> None:
+    for _ in range(3):  # a mail scanner prefetching the link
+        response = served.client.get(f"/ack/{served.token}")
+        assert response.status_code == 200
+    for text in (
+        "МОУО 42-05",
+        "Результаты итогового сочинения (изложения)",
+        "6 декабря 2017 г.",
+        "18.12.2017 12:00 (Asia/Novokuznetsk, UTC+7)",
+        "Подтвердить получение",
+    ):
+        assert text in response.text
+    assert acknowledged_at(served) is None
+
+
+def test_the_post_acknowledges_once_and_shows_the_local_time(served: Served) -> None:
+    served.public.now = lambda: SEEN
+    response = served.client.post(f"/ack/{served.token}")
+    assert response.status_code == 200
+    assert "Получение подтверждено 18.12.2017 15:30 (Asia/Novokuznetsk, UTC+7)" in response.text
+    served.public.now = lambda: CLICKED_AGAIN
+    again = served.client.post(f"/ack/{served.token}")
+    assert "Получение подтверждено 18.12.2017 15:30" in again.text
+    assert acknowledged_at(served) == SEEN
+    shown = served.client.get(f"/ack/{served.token}").text
+    assert "Получение уже подтверждено 18.12.2017 15:30" in shown
+    assert "Подтвердить получение" not in shown
+
+
+@pytest.mark.parametrize("token", ["unknown-token-0000000000000000", "x", "%2e%2e%2fetc"])
+def test_an_unknown_link_is_a_russian_404(served: Served, token: str) -> None:
+    for response in (
+        served.client.get(f"/ack/{token}"),
+        served.client.post(f"/ack/{token}"),
+    ):
+        assert response.status_code == 404
+        assert "Ссылка недействительна" in response.text
+    assert acknowledged_at(served) is None
+
+
+# --- composition -------------------------------------------------------------------------------
+
+
+def test_the_verification_pages_are_served_by_the_same_app(served: Served) -> None:
+    response = served.client.get("/verify/", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/verify/login")
+    assert "Вход для операторов" in served.client.get("/verify/login").text

@@ -1,0 +1,247 @@
+"""The public pages of `rcoi web` (in Russian): the participants' results lookup under
+`/results/` and the МОУО's acknowledgement of the results lists under `/ack/<token>`.
+
+The lookup answers only an exact match (tasks/adapters/lookup_store.py) of one participant;
+queries go by POST so that nothing personal reaches a URL, a referrer or an access log, and
+nothing submitted is logged or echoed back. Not found and malformed give one and the same
+page; every query, found or not, counts against the client's limit (a keyed hash of its
+address) and a global ceiling. An acknowledgement link shows on GET (mail scanners prefetch
+links) and records only on POST.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from config.settings import Settings
+from tasks.adapters.acknowledgements import AckView, acknowledge, view
+from tasks.adapters.database import Database
+from tasks.adapters.lookup_store import allow, client_key, find_results, lookup_key
+from tasks.adapters.unit_of_work import UnitOfWork
+
+__all__ = [
+    "DOCUMENTS_RU",
+    "GLOBAL_FACTOR",
+    "NOT_FOUND",
+    "PublicSite",
+    "ack_routes",
+    "lookup_routes",
+    "public_site",
+]
+
+HERE = Path(__file__).resolve().parent
+LOOKUP = "/results/"
+STATIC = "/static"
+NOT_FOUND = "Результат не найден. Проверьте фамилию и номер документа или код работы."
+DOCUMENTS_RU = {"results": "Результаты итогового сочинения (изложения)"}
+GLOBAL_FACTOR = 50  # the global ceiling: this many clients' limits per window
+MAX_BODY = 2048  # bytes of a lookup form: three short fields
+FIELDS = ("surname", "document", "work_code")
+MONTHS_RU = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class PublicSite:
+    """What the public pages serve: the regional database, the lookup's key and limits."""
+
+    database: Database
+    secret: bytes = field(repr=False)
+    limit: int
+    window: timedelta
+    global_limit: int
+    now: Callable[[], datetime] = _utc_now
+    templates: Environment = field(
+        default_factory=lambda: Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+        )
+    )
+
+    def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.templates.get_template(name).render(
+            lookup=LOOKUP,
+            static=STATIC,
+            long_date=long_date,
+            local_time=local_time,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+def public_site(database: Database, settings: Settings) -> PublicSite:
+    """The public pages' site; the lookup key is read (or generated) now, at start-up."""
+    return PublicSite(
+        database,
+        lookup_key(settings),
+        settings.lookup_limit,
+        timedelta(seconds=settings.lookup_window_s),
+        settings.lookup_limit * GLOBAL_FACTOR,
+    )
+
+
+def long_date(day: date) -> str:
+    """6 декабря 2017 г."""
+    return f"{day.day} {MONTHS_RU[day.month - 1]} {day.year} г."
+
+
+def local_time(instant: datetime, zone_name: str) -> str:
+    """«08.12.2017 15:30 (Asia/Novokuznetsk, UTC+7)»; UTC named when the zone is unknown."""
+    try:
+        zone: ZoneInfo | None = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    local = instant.astimezone(zone or UTC)
+    offset = local.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "−"
+    hours, rest = divmod(abs(minutes), 60)
+    shift = f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    where = f"{zone_name}, {shift}" if zone else "UTC"
+    return f"{local:%d.%m.%Y %H:%M} ({where})"
+
+
+# --- the results lookup ------------------------------------------------------------------------
+
+
+async def _lookup_form(request: Request) -> dict[str, str] | None:
+    """The three fields of a small URL-encoded form; None for anything else (too big, another
+    encoding, a repeated or unknown field)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=len(FIELDS))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        if key not in FIELDS or key in fields:
+            return None
+        fields[key] = value
+    return fields
+
+
+def lookup_routes(site: PublicSite) -> list[BaseRoute]:
+    """`GET /results/` (the form; query parameters are ignored) and `POST /results/`."""
+
+    async def form_page(request: Request) -> Response:
+        return site.page("lookup/form.html", message=None)
+
+    async def query(request: Request) -> Response:
+        address = request.client.host if request.client else "unknown"
+        with UnitOfWork(site.database.session_factory) as uow:
+            allowed = allow(
+                uow.session,
+                client_key(site.secret, address),
+                site.now(),
+                site.limit,
+                site.window,
+                global_limit=site.global_limit,
+            )
+            uow.commit()
+            if not allowed:
+                minutes = max(1, round(site.window.total_seconds() / 60))
+                response = site.page("lookup/limited.html", status=429, minutes=minutes)
+                response.headers["Retry-After"] = str(int(site.window.total_seconds()))
+                return response
+            fields = await _lookup_form(request)
+            answers = (
+                find_results(
+                    uow.session,
+                    fields.get("surname", ""),
+                    fields.get("document", ""),
+                    fields.get("work_code", ""),
+                )
+                if fields is not None
+                else []
+            )
+        if not answers:
+            return site.page("lookup/form.html", message=NOT_FOUND)
+        initials = answers[0].initials
+        return site.page("lookup/results.html", answers=answers, initials=initials)
+
+    return [
+        Route(LOOKUP, form_page, methods=["GET"]),
+        Route(LOOKUP, query, methods=["POST"]),
+        Mount(STATIC, StaticFiles(directory=HERE / "static"), name="public-static"),
+    ]
+
+
+# --- acknowledgements --------------------------------------------------------------------------
+
+
+def ack_routes(site: PublicSite) -> list[BaseRoute]:
+    """`GET /ack/<token>` shows what is acknowledged; `POST /ack/<token>` records it."""
+
+    def missing() -> Response:
+        return site.page("ack/missing.html", status=404)
+
+    def shown(ack: AckView, name: str, token: str) -> Response:
+        return site.page(
+            name,
+            ack=ack,
+            token=token,
+            document_ru=DOCUMENTS_RU.get(ack.document, ack.document),
+        )
+
+    async def ack_page(request: Request) -> Response:
+        token = str(request.path_params["token"])
+        with UnitOfWork(site.database.session_factory) as uow:
+            ack = view(uow.session, token)  # reads only: prefetching scanners change nothing
+        return missing() if ack is None else shown(ack, "ack/page.html", token)
+
+    async def ack_post(request: Request) -> Response:
+        token = str(request.path_params["token"])
+        with UnitOfWork(site.database.session_factory) as uow:
+            ack = acknowledge(uow.session, token, site.now())
+            uow.commit()
+        return missing() if ack is None else shown(ack, "ack/done.html", token)
+
+    return [
+        Route("/ack/{token:path}", ack_page, methods=["GET"]),
+        Route("/ack/{token:path}", ack_post, methods=["POST"]),
+    ]
