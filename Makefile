@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # System packages later stages need (chromium: the browser tests of the web pages;
-# openssh-server: the real sshd the SFTP upload tests start on loopback);
+# openssh-server: the real sshd the SFTP upload tests start on loopback; libtiff6: the G4
+# TIFF pages of the federal package);
 # installed with apt only when missing.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-rus fonts-dejavu-core chromium openssh-server
+APT_PACKAGES := tesseract-ocr tesseract-ocr-rus fonts-dejavu-core chromium openssh-server libtiff6
 OUT ?= out/demo
 PARTICIPANTS ?= 2000
 SEED ?= 42

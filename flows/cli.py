@@ -289,6 +289,8 @@ def watchdog(
 
     settings = Settings(out_dir=out)
     _prefect_environment(settings)
+    from prefect.deployments.runner import EntrypointType
+
     from flows.watchdog import watchdog as watchdog_flow
     from flows.watchdog import watchdog_schedule
     from tasks.adapters.plan_files import load_plan, resolve_plan_path
@@ -306,6 +308,7 @@ def watchdog(
     if serve:
         the_plan = load_plan(resolve_plan_path(plan))
         watchdog_flow.serve(
+            entrypoint_type=EntrypointType.MODULE_PATH,
             name=f"watchdog-{the_plan.id}",
             schedules=[watchdog_schedule(the_plan)],
             parameters={"out": str(out.resolve()), "plan": plan},

@@ -4,6 +4,9 @@ receipt, issue and mail the results lists."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +17,34 @@ from flows.cli_grading import OUT_HELP, PLAN_HELP, _environment, _fail
 from tasks.errors import RcoiError
 
 __all__ = ["register"]
+
+
+@contextmanager
+def _guarded(settings: Settings, plan: str, session: str | None, stage: str) -> Iterator[None]:
+    """The stage's database key for a run by hand, as `rcoi serve` takes it: refused while a
+    scheduled run (or another person) holds it."""
+    from datetime import UTC, datetime
+
+    from flows.plan_stage import HOLD, HOLD_DEFAULT
+    from tasks.adapters.plan_files import load_plan, resolve_plan_path
+    from tasks.adapters.stage_locks import acquire, holder_of, release
+    from tasks.adapters.submissions import session_info
+    from tasks.adapters.unit_of_work import open_unit_of_work
+
+    the_plan = load_plan(resolve_plan_path(plan))
+    code = session or the_plan.sessions[0].id
+    holder = f"cli-{os.getpid()}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    with open_unit_of_work(settings) as uow:
+        info = session_info(uow.session, the_plan.id, code)
+        hold = HOLD.get(stage, HOLD_DEFAULT)
+        if not acquire(uow.session, info.id, stage, holder, datetime.now(UTC), hold):
+            other = holder_of(uow.session, info.id, stage)
+            raise _fail(f"этап {stage} сеанса {code} уже выполняется ({other})")
+    try:
+        yield
+    finally:
+        with open_unit_of_work(settings) as uow:
+            release(uow.session, info.id, stage, holder)
 
 
 def upload_command(
@@ -31,13 +62,14 @@ def upload_command(
     from flows.upload import upload
 
     try:
-        summary = upload(
-            out=str(out),
-            plan=plan,
-            session=session,
-            poll_seconds=poll_seconds,
-            timeout_seconds=timeout_seconds,
-        )
+        with _guarded(settings, plan, session, "upload"):
+            summary = upload(
+                out=str(out),
+                plan=plan,
+                session=session,
+                poll_seconds=poll_seconds,
+                timeout_seconds=timeout_seconds,
+            )
     except RcoiError as exc:
         raise _fail(getattr(exc, "reason_ru", None) or str(exc)) from exc
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
@@ -54,7 +86,8 @@ def inform_command(
     from flows.inform import inform
 
     try:
-        summary = inform(out=str(out), plan=plan, session=session)
+        with _guarded(settings, plan, session, "inform"):
+            summary = inform(out=str(out), plan=plan, session=session)
     except RcoiError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))

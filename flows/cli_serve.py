@@ -29,6 +29,8 @@ def serve_command(
     settings = Settings(out_dir=out)
     _environment(settings)
     from prefect import serve
+    from prefect.deployments.runner import EntrypointType
+    from prefect.logging import disable_run_logger
 
     from flows.deployments import plan_deployments
     from flows.notify import notify_coordinator
@@ -36,12 +38,22 @@ def serve_command(
     from tasks.plan import store_plan
 
     try:
-        plans = [load_plan(resolve_plan_path(p)) for p in plan]
-        deployments = plan_deployments(plans, str(out.resolve()))
+        paths = [resolve_plan_path(p) for p in plan]
+        plans = [load_plan(path) for path in paths]
+        # runs find a plan again by id when it is shipped, else by the file's absolute path
+        refs = {
+            the_plan.id: the_plan.id if given == the_plan.id else str(path.resolve())
+            for given, path, the_plan in zip(plan, paths, plans, strict=True)
+        }
+        deployments = plan_deployments(plans, str(out.resolve()), refs)
     except RcoiError as exc:
         raise _fail(str(exc)) from exc
     deployments.append(
-        notify_coordinator.to_deployment(name="notify", parameters={"out": str(out.resolve())})
+        notify_coordinator.to_deployment(
+            name="notify",
+            parameters={"out": str(out.resolve())},
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )
     )
     if show:
         listing = {
@@ -59,8 +71,9 @@ def serve_command(
         }
         typer.echo(json.dumps(listing, ensure_ascii=False, indent=1))
         return
-    for the_plan in plans:  # the sessions and stages the runs look up
-        store_plan.fn(settings, the_plan)
+    with disable_run_logger():  # the sessions and stages the runs look up
+        for the_plan in plans:
+            store_plan.fn(settings, the_plan)
     serve(*deployments)
 
 

@@ -45,7 +45,8 @@ def _run(stage: str, out: str, plan: str, session: str) -> dict[str, Any]:
 
 # How long a run may hold the key before another may take it over (a run killed on its host
 # leaves its key behind): longer than the stage's own longest wait.
-HOLD = {"verify": timedelta(hours=24), "upload": timedelta(hours=6)}
+HOLD = {"verify": timedelta(hours=24), "upload": timedelta(hours=12)}
+HOLD_DEFAULT = timedelta(hours=6)
 STAGE_FLOWS = (
     "collect",
     "reconcile",
@@ -67,7 +68,7 @@ def plan_stage(stage: str, plan: str, session: str, out: str = "out") -> dict[st
     settings = Settings(out_dir=Path(out))
     the_plan = read_plan(resolve_plan_path(plan))
     holder = str(flow_run.get_id() or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-    hold = HOLD.get(stage, timedelta(hours=2))
+    hold = HOLD.get(stage, HOLD_DEFAULT)
     if not lock_stage(settings, the_plan.id, session, stage, holder, hold):
         return {"stage": stage, "status": "skipped: already running"}
     try:

@@ -3,13 +3,13 @@ topics page and to every МОУО and school; the schedule that starts it a few 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
-from prefect.deployments.runner import RunnerDeployment
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron
 
 from config.settings import Settings
@@ -62,7 +62,9 @@ def publish(
     return report_publication(settings, release, published, mailed, clock, live)
 
 
-def publish_schedule(the_plan: Plan, session_id: str, lead: timedelta = SCHEDULE_LEAD) -> Cron:
+def publish_schedule(
+    the_plan: Plan, session_id: str, lead: timedelta = SCHEDULE_LEAD, ref: str | None = None
+) -> Cron:
     """A cron on the exam day, `lead` before the instant, in the region's zone; the run waits
     for the instant itself. Cron has no year: on that date of a later year the run finds the
     session published and does nothing."""
@@ -72,18 +74,24 @@ def publish_schedule(the_plan: Plan, session_id: str, lead: timedelta = SCHEDULE
         f"{start.minute} {start.hour} {start.day} {start.month} *",
         timezone=rule.zone,
         slug=f"publish-{the_plan.id}-{session_id}",
-        parameters={"plan": the_plan.id, "session": session_id},
+        parameters={"plan": ref or the_plan.id, "session": session_id},
     )
 
 
-def publish_deployment(plans: Iterable[Plan], out: str = "out") -> RunnerDeployment:
+def publish_deployment(
+    plans: Iterable[Plan], out: str = "out", refs: Mapping[str, str] | None = None
+) -> RunnerDeployment:
     """One deployment `publish` with a schedule per region's plan and session: a national plan
     across 11 zones publishes at 09:45 in each."""
     schedules = [
-        publish_schedule(p, s.id) for p in plans for s in p.sessions if _publishes(p, s.id)
+        publish_schedule(p, s.id, ref=(refs or {}).get(p.id))
+        for p in plans
+        for s in p.sessions
+        if _publishes(p, s.id)
     ]
     return publish.to_deployment(
         name="publish",
+        entrypoint_type=EntrypointType.MODULE_PATH,  # a file path would put flows/ on sys.path
         schedules=schedules,
         parameters={"out": out},
         tags=["rcoi", "publish"],

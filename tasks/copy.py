@@ -195,9 +195,11 @@ def build_expert_packages(
                 select(Work.work_code, RoomRecord.additional_blanks)
                 .join(RoomRecord, RoomRecord.work_id == Work.id)
                 .where(Work.session_id == info.id)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
-        names = dict(uow.session.execute(select(School.code, School.name)).all())
+        names = dict(uow.session.execute(select(School.code, School.name)).tuples().all())
         topics = recognised_topics(uow.session, info.id)
     grouped: dict[tuple[str, str], list[Any]] = {}
     missing = 0

@@ -14,7 +14,8 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
-from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from tasks.adapters.acknowledgements import issue
@@ -163,31 +164,28 @@ def mail_results(
             contacts = mouo_contacts(uow.session)
         for mouo, schools in sorted(documents["schools_of_mouo"].items()):
             name, emails = contacts.get(mouo, (mouo, ()))
-            if not emails:
-                no_address += 1
-                continue
             attachments = _attachments(folder, mouo, schools)
             digest = hashlib.sha256(b"".join(a.content for a in attachments)).hexdigest()
-            key = f"inform-results:{session}:{mouo}:{digest[:16]}"
+            if not emails:
+                no_address += 1
+                _no_address_alert(settings, database, session, mouo, digest, stage_id)
+                continue
             now = datetime.now(UTC)
             with UnitOfWork(database.session_factory) as uow:
-                if already_sent(uow.session, key):
-                    unchanged += 1
-                    continue
+                row = _acknowledgement(uow.session, info.id, mouo)
+                if row is not None and row.content_sha256 == digest:
+                    if already_sent(uow.session, _mail_key(session, mouo, row.token_sha256)):
+                        unchanged += 1  # these very lists went out with this link
+                        continue
+                    uow.session.delete(row)  # issued, never mailed (a crash): anew
+                    uow.session.flush()
+                # new content, or the lists changed back to what an older mail held: the
+                # acknowledgement row says what the МОУО got last, not the mail history
                 token = issue(uow.session, info.id, mouo, RESULTS_DOCUMENT, digest, now)
-                if token is None:  # issued, but the mail never recorded (a crash): anew
-                    uow.session.execute(
-                        delete(Acknowledgement).where(
-                            Acknowledgement.session_id == info.id,
-                            Acknowledgement.party == mouo,
-                            Acknowledgement.document == RESULTS_DOCUMENT,
-                        )
-                    )
-                    token = issue(uow.session, info.id, mouo, RESULTS_DOCUMENT, digest, now)
                 uow.commit()
             assert token is not None
             mail = OutgoingMail(
-                key=key,
+                key=_mail_key(session, mouo, hashlib.sha256(token.encode()).hexdigest()),
                 to=emails,
                 subject=f"Результаты итогового сочинения (изложения) {session}: {mouo}",
                 body=_body(settings, session, name, len(schools), token),
@@ -208,6 +206,39 @@ def mail_results(
         no_address,
     )
     return {"mailed": mailed, "unchanged": unchanged, "no_address": no_address}
+
+
+def _mail_key(session: str, mouo: str, token_sha256: str) -> str:
+    return f"inform-results:{session}:{mouo}:{token_sha256[:16]}"
+
+
+def _acknowledgement(session: Session, session_id: int, mouo: str) -> Acknowledgement | None:
+    return session.scalars(
+        select(Acknowledgement).where(
+            Acknowledgement.session_id == session_id,
+            Acknowledgement.party == mouo,
+            Acknowledgement.document == RESULTS_DOCUMENT,
+        )
+    ).one_or_none()
+
+
+def _no_address_alert(
+    settings: Settings, database: Any, session: str, mouo: str, digest: str, stage_id: int | None
+) -> int:
+    """A МОУО without an address cannot get its lists: the coordinator must hand them over."""
+    if not settings.coordinator_emails:
+        return 0
+    mail = OutgoingMail(
+        key=f"inform-no-address:{session}:{mouo}:{digest[:16]}",
+        to=tuple(settings.coordinator_emails),
+        subject=f"Списки результатов {session} не отправлены МОУО {mouo}: нет адреса",
+        body=f"У МОУО {mouo} нет адреса электронной почты в РБД: списки результатов сеанса "
+        f"{session} не отправлены. Передайте их другим способом (папка inform/{session}/mouo/) "
+        "и внесите адрес.\nРЦОИ\n",
+    )
+    return int(
+        send_once(database.session_factory, mailer_from_settings(settings), mail, "alert", stage_id)
+    )
 
 
 def _body(settings: Settings, session: str, name: str, schools: int, token: str) -> str:

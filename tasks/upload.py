@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -25,18 +26,20 @@ from tasks.adapters.models import FederalUpload, PlanStage
 from tasks.adapters.notifications import send_once
 from tasks.adapters.scan_files import file_digest
 from tasks.adapters.sftp import PackageFile, transport_from_settings
-from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
+from tasks.adapters.submissions import mark_stage_completed, session_info
 from tasks.adapters.unit_of_work import UnitOfWork, open_unit_of_work
 from tasks.adapters.upload_store import (
     mark_receipt,
     mark_uploaded,
     package_info,
     package_works,
+    pages_without_work,
     upload_row,
 )
 from tasks.adapters.verify_store import queue_state
 from tasks.domain.federal_package import MANIFEST, contract_frame
 from tasks.domain.federal_receipt import parse_receipt, receipt_name, simulated_receipt
+from tasks.domain.plan_schedules import UPLOAD_WITHOUT_ROW
 from tasks.errors import ContractError, UploadBlocked
 from tasks.retries import transient_failure
 
@@ -59,16 +62,21 @@ def build_federal_package(
             )
         package = package_info(uow.session, info.id)
         works = package_works(uow.session, info.id)
-    images = {
-        f"images/{w.school_code}/{w.work_code}.tif": (0, "") for w in works if w.pages
-    }  # the contract checks that each work's image is listed; sizes come after writing
-    run = run_contract(contract_frame(works, images), load_contract("federal_package"))
-    if not run.success:
-        broken = {rule: n for rule, n in run.rules.items() if n}
-        raise ContractError(f"federal_package contract violated: {broken}")
+        unattached = pages_without_work(uow.session, info.id)
+    unresolved = sum(1 for w in works if w.outcome == "unresolved")
+    if unresolved:  # the queue is empty, but verification has not written these results yet
+        raise UploadBlocked(
+            f"сеанс {session}: у {unresolved} работ нет верифицированного результата; пакет "
+            "для ФЦТ не формируется"
+        )
     built = write_package(
         settings.out_dir / "upload" / session, package, works, workers or os.cpu_count() or 1
     )
+    # The contract on what was written: every work's row and the images the manifest lists.
+    run = run_contract(contract_frame(works, built.files), load_contract("federal_package"))
+    if not run.success:
+        broken = {rule: n for rule, n in run.rules.items() if n}
+        raise ContractError(f"federal_package contract violated: {broken}")
     verify_manifest(built.directory)
     pages = sum(len(w.pages) for w in works)
     outcomes = _counts(w.outcome for w in works)
@@ -81,6 +89,9 @@ def build_federal_package(
         "files": len(built.files) + 1,
         "bytes": built.size,
         "outcomes": outcomes,
+        # accepted by an operator but of no work (an additional blank whose work lost its
+        # registration blank): kept in the region, not sent
+        "pages_without_work": unattached,
     }
     get_run_logger().info(
         "federal package %s: %d works, %d pages, %d bytes",
@@ -199,7 +210,7 @@ def await_receipt(
     try:
         with UnitOfWork(database.session_factory) as uow:
             info = session_info(uow.session, campaign, session)
-            stage_id, due = _deadline(uow.session, info.id)
+            stage_id, due, zone = _deadline(uow.session, info.id)
         while True:
             data = transport.fetch_return(receipt_name(package["name"]))
             receipt = (
@@ -221,12 +232,33 @@ def await_receipt(
                         )
                     uow.commit()
                 logger.info("federal receipt for %s: %s", package["name"], receipt["status"])
-                return {
-                    "status": receipt["status"],
-                    "problems": len(receipt.get("problems") or []),
-                }
+                problems = len(receipt.get("problems") or [])
+                alerted = 0
+                if receipt["status"] != "accepted":
+                    alerted = _alert(
+                        settings,
+                        database,
+                        f"upload-rejected:{session}:{package['manifest_sha256'][:16]}",
+                        f"ФЦТ не принял пакет {package['name']}",
+                        f"ФЦТ вернул квитанцию «отклонено» на пакет результатов сеанса {session} "
+                        f"({package['name']}): замечаний {problems}. Квитанция: "
+                        f"{settings.federal_drop_dir() / 'returns'} или каталог возвратов SFTP.\n"
+                        "Исправьте замечания и отправьте пакет снова (rcoi upload).\n",
+                        stage_id,
+                    )
+                return {"status": receipt["status"], "problems": problems, "alerted": alerted}
             if due is not None and at >= due:
-                alerted = _late_alert(settings, database, session, package["name"], due, stage_id)
+                local = due.astimezone(ZoneInfo(zone))
+                alerted = _alert(
+                    settings,
+                    database,
+                    f"upload-late:{session}:{package['name']}",
+                    f"Нет квитанции ФЦТ на пакет {package['name']}",
+                    f"Пакет результатов сеанса {session} ({package['name']}) отправлен в ФЦТ, "
+                    f"но квитанция о приёме не получена к сроку {local:%d.%m.%Y %H:%M} "
+                    f"({zone}).\nПроверьте отправку и свяжитесь с ФЦТ.\n",
+                    stage_id,
+                )
                 logger.warning("no federal receipt for %s by %s", package["name"], due)
                 return {"status": "late", "due": due.isoformat(), "alerted": alerted}
             if timeout_seconds is not None and time.monotonic() - started >= timeout_seconds:
@@ -237,41 +269,34 @@ def await_receipt(
         database.dispose()
 
 
-def _deadline(session: Any, session_id: int) -> tuple[int | None, datetime | None]:
-    """The plan's upload stage and its deadline; a plan without one (seed 001 has no upload
-    row) waits for the receipt until results are issued (the inform stage starts)."""
+def _deadline(session: Any, session_id: int) -> tuple[int | None, datetime | None, str]:
+    """The plan's upload stage, the receipt's deadline and the zone to show it in; a plan
+    without an upload row (seed 001's) expects the receipt `UPLOAD_WITHOUT_ROW` after the
+    scan window ends, as `rcoi serve` schedules the upload then."""
     stage = session.scalars(
         select(PlanStage).where(
             PlanStage.session_id == session_id, PlanStage.automated_stage == "upload"
         )
     ).first()
     if stage is not None:
-        return stage.id, stage.due_at
-    inform = plan_stage_id(session, session_id, "inform")
-    start = session.get(PlanStage, inform).starts_at if inform else None
-    return None, start
+        return stage.id, stage.due_at, stage.zone
+    scan = session.scalars(
+        select(PlanStage).where(
+            PlanStage.session_id == session_id, PlanStage.automated_stage == "scan"
+        )
+    ).first()
+    if scan is None or scan.due_at is None:
+        return None, None, "UTC"
+    return None, scan.due_at + UPLOAD_WITHOUT_ROW, scan.zone
 
 
-def _late_alert(
-    settings: Settings,
-    database: Any,
-    session: str,
-    package: str,
-    due: datetime,
-    stage_id: int | None,
+def _alert(
+    settings: Settings, database: Any, key: str, subject: str, body: str, stage_id: int | None
 ) -> int:
+    """Tell the coordinator, once per key."""
     if not settings.coordinator_emails:
         return 0
-    mail = OutgoingMail(
-        key=f"upload-late:{session}:{package}",
-        to=tuple(settings.coordinator_emails),
-        subject=f"Нет квитанции ФЦТ на пакет {package}",
-        body=(
-            f"Пакет результатов сеанса {session} ({package}) отправлен в ФЦТ, но квитанция о "
-            f"приёме не получена к сроку {due.isoformat()}.\n"
-            "Проверьте отправку и свяжитесь с ФЦТ.\n"
-        ),
-    )
+    mail = OutgoingMail(key=key, to=tuple(settings.coordinator_emails), subject=subject, body=body)
     return int(
         send_once(database.session_factory, mailer_from_settings(settings), mail, "alert", stage_id)
     )

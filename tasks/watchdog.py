@@ -115,7 +115,7 @@ def _session_ids(
                 .join(Campaign)
                 .where(Campaign.code == campaign_code)
             )
-            found = dict(uow.session.execute(query).all())
+            found = dict(uow.session.execute(query).tuples().all())
             emails = {code: m.emails for code, m in mouo_directory(uow.session).items()}
             # Schools are parties too (grading): their own addresses.
             emails |= {

@@ -104,7 +104,7 @@ def store_room_records(
 def store_commissions(session: Session, commissions: Mapping[str, Sequence[str]]) -> int:
     """Each listed school's commission: listed experts active, the school's others inactive
     (their works are reassigned on the next assignment). Unknown schools raise DataError."""
-    schools = dict(session.execute(select(School.code, School.id)).all())
+    schools = dict(session.execute(select(School.code, School.id)).tuples().all())
     unknown = sorted(set(commissions) - set(schools))
     if unknown:
         raise DataError(f"в списке комиссий неизвестные ОО: {', '.join(unknown[:5])}")
@@ -155,7 +155,9 @@ def register_rows(session: Session, session_id: int) -> list[RegisterRow]:
             .join(Assignment, Assignment.work_id == Work.id)
             .join(Expert, Expert.id == Assignment.expert_id)
             .where(Work.session_id == session_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     return [
         RegisterRow(

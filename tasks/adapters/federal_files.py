@@ -1,5 +1,6 @@
 """The federal package on disk (docs/federal-package.md): results and pages CSV, every work's
-pages as one multi-page black-and-white TIFF (CCITT Group 4), and the manifest, written last.
+pages as one multi-page black-and-white TIFF (CCITT Group 4, tasks/adapters/g4.py), and the
+manifest, written last.
 
 Every file is written under a temporary name and renamed, so a stage killed half-way leaves
 only complete files; a re-run keeps the images already written (the package's name follows
@@ -7,7 +8,6 @@ its content) and writes what is missing."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
+from tasks.adapters.g4 import bilevel, g4_bytes, write_g4
 from tasks.adapters.scan_files import file_digest, read_frames
 from tasks.adapters.school_pool import run_per_school
 from tasks.domain.federal_package import (
@@ -34,8 +34,6 @@ from tasks.domain.federal_package import (
 from tasks.errors import ContractError
 
 __all__ = ["BuiltPackage", "ImageJob", "g4_tiff", "verify_manifest", "write_package"]
-
-_A4_WIDTH_IN = 210 / 25.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,32 +53,9 @@ class ImageJob:
     images: tuple[tuple[str, tuple[tuple[str, int, str], ...]], ...]
 
 
-def _dpi(width: int) -> int:
-    """The scan's resolution from the A4 width, to the nearest 10 dpi."""
-    return max(10, round(width / _A4_WIDTH_IN / 10) * 10)
-
-
-def _bilevel(grey: np.ndarray) -> Image.Image:
-    """Otsu's threshold on the grey scan; white is 1 in a bilevel image."""
-    _, binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    height, width = binary.shape
-    return Image.frombytes("1", (width, height), np.packbits(binary > 0, axis=1).tobytes())
-
-
 def g4_tiff(pages: Sequence[np.ndarray]) -> bytes:
     """Grey pages as one multi-page TIFF, CCITT Group 4, each with its resolution."""
-    images = [_bilevel(page) for page in pages]
-    dpi = _dpi(images[0].width)
-    buffer = io.BytesIO()
-    images[0].save(
-        buffer,
-        format="TIFF",
-        compression="group4",
-        dpi=(dpi, dpi),
-        save_all=True,
-        append_images=images[1:],
-    )
-    return buffer.getvalue()
+    return g4_bytes([bilevel(page) for page in pages])
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -126,7 +101,7 @@ def _write_school(job: tuple[Path, ImageJob]) -> list[str]:
             else:
                 readable.append(image)
         if len(readable) == len(pages):
-            _write_atomically(directory / target, g4_tiff(readable))
+            write_g4(directory / target, [bilevel(image) for image in readable])
     return unreadable
 
 

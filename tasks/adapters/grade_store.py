@@ -42,7 +42,9 @@ def works_to_grade(session: Session, session_id: int) -> dict[str, WorkToGrade]:
 
 def _work_ids(session: Session, session_id: int) -> dict[str, int]:
     return dict(
-        session.execute(select(Work.work_code, Work.id).where(Work.session_id == session_id)).all()
+        session.execute(select(Work.work_code, Work.id).where(Work.session_id == session_id))
+        .tuples()
+        .all()
     )
 
 
@@ -199,7 +201,9 @@ def store_findings(
             select(Page.work_id, Page.id).where(
                 Page.session_id == session_id, Page.blank_type == "registration"
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     items = {
         i.key: i

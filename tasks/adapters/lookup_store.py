@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from tasks.adapters.models import (
+    Acknowledgement,
     ExamSession,
     LookupAttempt,
     Participant,
@@ -105,7 +106,13 @@ def _initials(name: str, patronymic: str | None) -> str:
 
 
 def _verified() -> list[ColumnElement[bool]]:
-    return [Result.verified_at.is_not(None), Result.annulled.is_(False)]
+    """Verified, not annulled, and issued: the session's results lists went to the МОУО
+    (the inform stage), so nobody reads a result here before it is officially out."""
+    issued = exists().where(
+        Acknowledgement.session_id == Registration.session_id,
+        Acknowledgement.document == "results",
+    )
+    return [Result.verified_at.is_not(None), Result.annulled.is_(False), issued]
 
 
 def _answers(session: Session, participant_id: int, initials: str | None) -> list[LookupAnswer]:

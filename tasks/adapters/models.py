@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Integer,
     MetaData,
@@ -406,7 +407,7 @@ class RecognitionResult(Base):
     page_id: Mapped[int] = mapped_column(ForeignKey("page.id"))
     field: Mapped[str] = mapped_column(String(64))
     value: Mapped[str | None] = mapped_column(String(64))
-    confidence: Mapped[float | None]
+    confidence: Mapped[float | None] = mapped_column(Double)  # as migration 0005 made it
     status: Mapped[str] = mapped_column(String(24))
 
 

@@ -236,11 +236,11 @@ def store_participants(
 ) -> dict[str, LoadCounts]:
     """Participants (new ones by СНИЛС) and their registrations for the session; registrations
     of people no longer in any current submission are withdrawn (kept, not deleted)."""
-    mouo_ids = dict(session.execute(select(Mouo.code, Mouo.id)).all())
-    school_ids = dict(session.execute(select(School.code, School.id)).all())
+    mouo_ids = dict(session.execute(select(Mouo.code, Mouo.id)).tuples().all())
+    school_ids = dict(session.execute(select(School.code, School.id)).tuples().all())
     records = _participant_records(participants, mouo_ids, school_ids)
     inserted = insert_missing(session, Participant, records, ["snils"])
-    ids = dict(session.execute(select(Participant.snils, Participant.id)).all())
+    ids = dict(session.execute(select(Participant.snils, Participant.id)).tuples().all())
     registrations = [
         {
             "participant_id": ids[r["snils"]],

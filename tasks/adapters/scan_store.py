@@ -105,7 +105,11 @@ def store_records(
             page = Page(content_hash=page_id, session_id=session_id, received_at=now)
             session.add(page)
         page.session_id = session_id
-        page.work_id = work_ids.get(record.get("work_code") or "")
+        work_id = work_ids.get(record.get("work_code") or "")
+        # An additional blank whose code an operator read keeps that work on a re-scan that
+        # still cannot read the code (verify_store.apply_scan_answers attached it).
+        if work_id is not None or record.get("blank_type") != "additional" or page.id is None:
+            page.work_id = work_id
         page.source_file = record["source_file"]
         page.source_index = int(record["frame"])
         page.blank_type = record.get("blank_type")

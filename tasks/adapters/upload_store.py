@@ -25,7 +25,14 @@ from tasks.adapters.models import (
 from tasks.domain.federal_package import PackageInfo, PackagePage, PackageWork
 from tasks.domain.verify import OPEN_STATUSES
 
-__all__ = ["mark_receipt", "mark_uploaded", "package_info", "package_works", "upload_row"]
+__all__ = [
+    "mark_receipt",
+    "mark_uploaded",
+    "package_info",
+    "package_works",
+    "pages_without_work",
+    "upload_row",
+]
 
 
 def package_info(session: Session, session_id: int) -> PackageInfo:
@@ -113,6 +120,19 @@ def package_works(session: Session, session_id: int) -> list[PackageWork]:
             )
         )
     return works
+
+
+def pages_without_work(session: Session, session_id: int) -> int:
+    """Pages of the session not rejected yet of no work (not sent: they stay in the region)."""
+    return len(
+        session.scalars(
+            select(Page.id).where(
+                Page.session_id == session_id,
+                Page.work_id.is_(None),
+                Page.status != "rejected",
+            )
+        ).all()
+    )
 
 
 def upload_row(

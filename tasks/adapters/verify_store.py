@@ -376,7 +376,8 @@ _DIGIT_FIELDS = ("work_code", "topic_number", "answer_blanks", "sheet_number")
 def apply_scan_answers(session: Session, session_id: int) -> int:
     """Operators' answers to scan items written into the page's readings (status `verified`):
     digits as typed (a cell typed «*» stays unread, so the reading is left as it was), a mark
-    box as marked or empty. Safe to repeat; returns the readings changed."""
+    box as marked or empty; an additional blank moves to the work whose code the operator
+    read. Safe to repeat; returns the readings and pages changed."""
     rows = session.execute(
         select(VerificationItem, RecognitionResult)
         .join(
@@ -392,8 +393,26 @@ def apply_scan_answers(session: Session, session_id: int) -> int:
         )
     ).all()
     changed = 0
+    kits = dict(
+        session.execute(
+            select(Work.work_code, Work.id).where(Work.session_id == session_id, Work.kind == "kit")
+        )
+        .tuples()
+        .all()
+    )
     for item, reading in rows:
         answer = str(item.resolved_value)
+        if item.field == "work_code" and answer in kits:
+            # An additional blank carries no printed work code: the one an operator read
+            # decides which work the page belongs to (answer blanks keep their QR's work).
+            page = session.get(Page, item.page_id)
+            if (
+                page is not None
+                and page.blank_type == "additional"
+                and page.work_id != kits[answer]
+            ):
+                page.work_id = kits[answer]
+                changed += 1
         if item.field in _DIGIT_FIELDS:
             if "*" in answer:
                 continue

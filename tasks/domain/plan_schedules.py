@@ -6,18 +6,26 @@ ends: every stage is idempotent, so a run that finds nothing new does nothing, a
 finds new input (a late МОУО file, a school's protocol) takes it. The exact instant of the
 topics is the publish flow's own schedule (flows/publish.py), not this one's. Stages that the
 plan has no row for follow the nearest one: verification runs in the scan's window (it waits
-for the operators), the upload from the scan window's end until results are issued."""
+for the operators), the upload from the scan window's end for `UPLOAD_WITHOUT_ROW` (the
+federal centre's turnaround; the receipt is due at its end)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tasks.domain.plan import ResolvedStage, StageKind
 
-__all__ = ["CADENCE", "SCHEDULED_STAGES", "StageRun", "rrule_text", "stage_runs"]
+__all__ = [
+    "CADENCE",
+    "SCHEDULED_STAGES",
+    "UPLOAD_WITHOUT_ROW",
+    "StageRun",
+    "rrule_text",
+    "stage_runs",
+]
 
 # How often a stage runs again inside its window (the watchdog has its own 15 minutes).
 CADENCE: Mapping[str, timedelta] = {
@@ -34,7 +42,8 @@ CADENCE: Mapping[str, timedelta] = {
 SCHEDULED_STAGES = tuple(CADENCE)
 # A deadline without a start («не позднее …»): runs begin this long before it.
 LEAD_WITHOUT_START = timedelta(days=7)
-# An upload without a plan row and nothing after it: runs for this long after the scan ends.
+# A plan without an upload row (seed 001's): the upload runs, and the federal receipt is due,
+# within this long after the scan window ends.
 UPLOAD_WITHOUT_ROW = timedelta(days=2)
 
 
@@ -80,10 +89,7 @@ def stage_runs(plan_id: str, session_id: str, resolved: Sequence[ResolvedStage])
     scan = windows.get("scan")
     if scan is not None:
         windows.setdefault("verify", scan)
-        inform_start = windows.get("inform", (scan[1] + UPLOAD_WITHOUT_ROW,))[0]
-        windows.setdefault(
-            "upload", (scan[1], max(inform_start, scan[1] + timedelta(hours=6)), scan[2])
-        )
+        windows.setdefault("upload", (scan[1], scan[1] + UPLOAD_WITHOUT_ROW, scan[2]))
     return [
         StageRun(key, plan_id, session_id, zone, start, end, CADENCE[key])
         for key, (start, end, zone) in sorted(windows.items(), key=lambda item: item[1][0])
@@ -92,12 +98,15 @@ def stage_runs(plan_id: str, session_id: str, resolved: Sequence[ResolvedStage])
 
 
 def rrule_text(run: StageRun) -> str:
-    """The recurrence as Prefect's RRule schedule takes it: DTSTART in the local zone, the
-    end (UNTIL) in UTC, the cadence in minutes."""
-    local = run.start.astimezone(ZoneInfo(run.zone))
-    last = run.until - timedelta(seconds=1)  # the window's end is exclusive
+    """The recurrence as Prefect's RRule schedule takes it: DTSTART and UNTIL as floating
+    local times, the schedule's `timezone` naming the zone, the cadence in minutes. (Prefect
+    3.8 relabels a UTC UNTIL as local time without converting it, which would end the runs
+    hours early east of Greenwich.)"""
+    zone = ZoneInfo(run.zone)
+    local = run.start.astimezone(zone)
+    last = (run.until - timedelta(seconds=1)).astimezone(zone)  # the end is exclusive
     minutes = max(1, int(run.every.total_seconds() // 60))
     return (
-        f"DTSTART;TZID={run.zone}:{local:%Y%m%dT%H%M%S}\n"
-        f"RRULE:FREQ=MINUTELY;INTERVAL={minutes};UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        f"DTSTART:{local:%Y%m%dT%H%M%S}\n"
+        f"RRULE:FREQ=MINUTELY;INTERVAL={minutes};UNTIL={last:%Y%m%dT%H%M%S}"
     )

@@ -385,7 +385,7 @@ def _uploaded_and_informed(out: Path, stages: dict[str, Any], truth: dict[str, A
 
     sent, informed = stages["upload"]["counts"], stages["inform"]["counts"]
     assert (stages["upload"]["status"], stages["inform"]["status"]) == ("completed", "completed")
-    assert sent["receipt"] == {"status": "accepted", "problems": 0}
+    assert sent["receipt"] == {"status": "accepted", "problems": 0, "alerted": 0}
     kits = {w["work_code"]: w for w in truth["works"] if w["kind"] == "kit"}
     drop = out / "federal" / "incoming" / sent["name"]
     assert set(verify_manifest(drop)) == set(
@@ -421,3 +421,68 @@ def _uploaded_and_informed(out: Path, stages: dict[str, Any], truth: dict[str, A
     assert resent["receipt"]["status"] == "accepted"  # the receipt already there is read again
     again = inform(out=str(out), plan="kemerovo-2017-essay", session="2017-12-06")
     assert again["mail"] == {"mailed": 0, "unchanged": informed["mouo_lists"], "no_address": 0}
+    _changed_lists_are_mailed_again_even_back_to_the_first(out)
+    _a_rejected_or_late_receipt_alerts_the_coordinator(out, sent)
+
+
+def _outbox_subjects(out: Path) -> list[str]:
+    import email
+    from email.header import decode_header, make_header
+
+    return [
+        str(make_header(decode_header(email.message_from_bytes(p.read_bytes())["Subject"])))
+        for p in sorted((out / "outbox").glob("*.eml"))
+    ]
+
+
+def _changed_lists_are_mailed_again_even_back_to_the_first(out: Path) -> None:
+    from prefect.logging import disable_run_logger
+
+    from config.settings import Settings
+    from tasks.inform import mail_results, write_documents
+
+    settings = Settings(out_dir=out)
+    with disable_run_logger():
+        documents = write_documents.fn(settings, "kemerovo-2017-essay", "2017-12-06")
+        mouo = sorted(documents["schools_of_mouo"])[0]
+        listed = out / "inform" / "2017-12-06" / "mouo" / f"{mouo}.pdf"
+        first = listed.read_bytes()
+        counts = []
+        for content in (first + b"\n% corrected", first):  # A -> B -> A
+            listed.write_bytes(content)
+            counts.append(mail_results.fn(settings, "kemerovo-2017-essay", "2017-12-06", documents))
+    assert [c["mailed"] for c in counts] == [1, 1]  # B is new, and so is A after B
+    subject = f"Результаты итогового сочинения (изложения) 2017-12-06: {mouo}"
+    assert _outbox_subjects(out).count(subject) == 3
+
+
+def _a_rejected_or_late_receipt_alerts_the_coordinator(out: Path, sent: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    from prefect.logging import disable_run_logger
+
+    from config.settings import Settings
+    from tasks.upload import await_receipt
+
+    settings = Settings(out_dir=out)
+    receipt = out / "federal" / "returns" / f"{sent['name']}.receipt.json"
+    document = json.loads(receipt.read_text(encoding="utf-8"))
+    package = {"name": sent["name"], "manifest_sha256": sent["manifest_sha256"]}
+    receipt.write_text(json.dumps({**document, "status": "rejected"}), encoding="utf-8")
+    with disable_run_logger():
+        rejected = await_receipt.fn(settings, "kemerovo-2017-essay", "2017-12-06", package, 0.1, 0)
+        receipt.unlink()
+        late = await_receipt.fn(
+            settings,
+            "kemerovo-2017-essay",
+            "2017-12-06",
+            package,
+            0.1,
+            0,
+            now=datetime(2017, 12, 20, 12, tzinfo=UTC),  # two days after the scan window
+        )
+    assert (rejected["status"], rejected["alerted"]) == ("rejected", 1)
+    assert (late["status"], late["alerted"]) == ("late", 1)
+    subjects = _outbox_subjects(out)
+    assert f"ФЦТ не принял пакет {sent['name']}" in subjects
+    assert f"Нет квитанции ФЦТ на пакет {sent['name']}" in subjects

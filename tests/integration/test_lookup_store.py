@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -27,6 +27,7 @@ from tasks.adapters.lookup_store import (
     lookup_key_path,
 )
 from tasks.adapters.models import (
+    Acknowledgement,
     Campaign,
     ExamSession,
     LookupAttempt,
@@ -68,6 +69,28 @@ class World:
         session.add_all([mouo, school, campaign, *self.exams])
         session.flush()
         self.mouo, self.school = mouo, school
+        for exam in self.exams:  # the results lists went out: the results are issued
+            self.issue(exam)
+
+    def issue(self, exam: ExamSession) -> None:
+        self.session.add(
+            Acknowledgement(
+                session_id=exam.id,
+                party="42-05",
+                document="results",
+                token_sha256=f"{exam.id:064d}",
+                content_sha256="0" * 64,
+                sent_at=NOW,
+            )
+        )
+        self.session.flush()
+
+    def withdraw(self, exam: int) -> None:
+        """As if the session's lists had not gone out yet."""
+        self.session.execute(
+            delete(Acknowledgement).where(Acknowledgement.session_id == self.exams[exam].id)
+        )
+        self.session.flush()
 
     def person(
         self,
@@ -244,6 +267,17 @@ def test_a_namesake_finds_only_his_own_results(world: World) -> None:
 def test_annulled_and_unverified_results_are_hidden(world: World) -> None:
     assert found(world, "Смирнова", "3203777888") == []
     assert "2018-05-16" not in " ".join(found(world, "Иванов", "3200654321"))
+
+
+def test_results_of_a_session_whose_lists_have_not_gone_out_are_hidden(world: World) -> None:
+    before = found(world, "Иванов", "3200654321")
+    feb = world.codes["ivanov-feb"]
+    assert found(world, code=feb)
+    world.withdraw(1)  # the February session's lists are not issued yet
+    after = found(world, "Иванов", "3200654321")
+    assert len(after) == len(before) - 1
+    assert not any(a.startswith("2018-02-07") for a in after)
+    assert found(world, code=feb) == []
 
 
 def test_a_document_two_people_share_finds_nobody(world: World) -> None:

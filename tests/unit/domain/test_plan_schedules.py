@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from dateutil.rrule import rrulestr
+from prefect.server.schemas.schedules import RRuleSchedule
 
 from tasks.adapters.plan_files import load_calendar, load_plan, resolve_plan_path
 from tasks.domain.plan import resolve_plan
@@ -20,7 +20,9 @@ def runs(plan_id: str, session: str) -> dict[str, StageRun]:
 
 
 def instants(run: StageRun) -> list[datetime]:
-    return list(rrulestr(rrule_text(run)))  # type: ignore[arg-type]
+    """The run instants as Prefect's own schedule expands the rule (its zone applied)."""
+    schedule = RRuleSchedule(rrule=rrule_text(run), timezone=run.zone)
+    return [t.astimezone(ZoneInfo(run.zone)) for t in schedule.to_rrule()]
 
 
 def test_every_automated_stage_of_the_kemerovo_plan_has_runs_and_publish_is_not_among_them() -> (
@@ -38,6 +40,7 @@ def test_grading_runs_hourly_in_local_time_from_10_00_on_the_exam_day_to_the_end
     assert times[0] == datetime(2017, 12, 6, 10, 0, tzinfo=zone)
     assert times[1] - times[0] == timedelta(hours=1)
     assert times[-1] == datetime(2017, 12, 12, 23, 0, tzinfo=zone)  # the window ends at 24:00
+    assert len(times) == 24 * 6 + 14  # 10:00 on day 0 to 23:00 on day 6: no hour lost
     assert grade.slug == "grade-kemerovo-2017-essay-2017-12-06"
 
 
@@ -54,11 +57,12 @@ def test_a_deadline_without_a_start_begins_its_runs_a_week_before() -> None:
     assert instants(collect)[-1] < collect.until
 
 
-def test_verify_follows_the_scan_window_and_upload_runs_between_scan_end_and_results() -> None:
+def test_verify_follows_the_scan_window_and_upload_runs_two_days_after_the_scan() -> None:
     got = runs("kemerovo-2017-essay", "2017-12-06")
     assert (got["verify"].start, got["verify"].until) == (got["scan"].start, got["scan"].until)
     assert got["upload"].start == got["scan"].until
-    assert got["upload"].until > got["upload"].start
+    assert got["upload"].until == got["scan"].until + timedelta(days=2)
+    assert len(instants(got["upload"])) == 8  # every 6 hours
 
 
 def test_a_plan_row_for_the_upload_wins_over_the_derived_window() -> None:
