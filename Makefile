@@ -61,6 +61,7 @@ bench: setup
 	$(BIN)/python -m bench.simulate
 	$(BIN)/python -m bench.scan
 	$(BIN)/python -m bench.writing_amount
+	$(BIN)/python -m bench.federal_package
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -269,7 +269,11 @@ def test_nothing_submitted_reaches_the_logs(
 
 def acknowledged_at(served: Served) -> datetime | None:
     with UnitOfWork(served.public.database.session_factory) as uow:
-        return uow.session.scalars(select(Acknowledgement)).one().acknowledged_at
+        digest = hashlib.sha256(served.token.encode()).hexdigest()
+        row = uow.session.scalars(
+            select(Acknowledgement).where(Acknowledgement.token_sha256 == digest)
+        ).one()
+        return row.acknowledged_at
 
 
 def test_the_link_shows_what_is_acknowledged_and_a_get_changes_nothing(served: Served) -> None:
