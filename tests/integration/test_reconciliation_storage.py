@@ -785,6 +785,7 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_the_rcoi_
         publish = plan_stage_id(uow.session, sessions.first, "publish")
         printing = plan_stage_id(uow.session, sessions.first, "print")
         scanning = plan_stage_id(uow.session, sessions.first, "scan")
+        issuing = plan_stage_id(uow.session, sessions.first, "inform")
     assert sorted((c.plan_stage_id, c.party, c.completed) for c in checks) == sorted(
         [
             (collect, "42-01", False),
@@ -793,6 +794,9 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_the_rcoi_
             (printing, "rcoi", False),
             (publish, "rcoi", False),
             (scanning, "rcoi", False),
+            # each МОУО completes the inform stage by acknowledging its results lists
+            (issuing, "42-01", False),
+            (issuing, "42-02", False),
         ]
     )
     by_stage = {(c.stage_key, c.party): c for c in checks}
@@ -803,6 +807,8 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_the_rcoi_
         ("print_kits", "rcoi"),
         ("publish_topics", "rcoi"),
         ("regional_processing", "rcoi"),
+        ("issue_results", "42-01"),
+        ("issue_results", "42-02"),
     }
     assert {c.session_code for c in checks} == {FIRST}
     assert {c.zone for c in checks} == {"Asia/Novokuznetsk"}
@@ -816,10 +822,12 @@ def test_completion_checks_ask_every_mouo_for_collect_and_the_rcoi_for_the_rcoi_
     assert by_stage["regional_processing", "rcoi"].due == datetime(
         2017, 12, 18, tzinfo=NOVOKUZNETSK
     )
-    rcoi_stages = ("publish_topics", "print_kits", "regional_processing")
-    assert {c.due for c in checks if c.stage_key not in rcoi_stages} == {
+    later = ("publish_topics", "print_kits", "regional_processing", "issue_results")
+    assert {c.due for c in checks if c.stage_key not in later} == {
         datetime(2017, 11, 23, tzinfo=NOVOKUZNETSK)
     }
+    # results issued D+12: the МОУО acknowledge by the end of that day
+    assert by_stage["issue_results", "42-01"].due == datetime(2017, 12, 19, tzinfo=NOVOKUZNETSK)
 
 
 def test_a_completion_counts_only_for_the_party_that_completed(
