@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from tasks.adapters.inform_files import (
 from tasks.adapters.inform_store import inform_session, mouo_contacts, next_session, result_lines
 from tasks.adapters.mail import Attachment, OutgoingMail, mailer_from_settings
 from tasks.adapters.models import Acknowledgement
-from tasks.adapters.notifications import already_sent, send_once
+from tasks.adapters.notifications import alert_coordinator, already_sent, send_once
 from tasks.adapters.print_files import default_fonts
 from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
 from tasks.adapters.unit_of_work import UnitOfWork, open_unit_of_work
@@ -86,9 +87,7 @@ def write_documents(settings: Settings, campaign: str, session: str) -> dict[str
     if following:
         write_bytes(folder / "retake.pdf", retake_list_pdf(info, following[1], retakes, fonts))
         write_retake_xlsx(folder / "retake.xlsx", info, retakes, following[1])
-    outcomes: dict[str, int] = {}
-    for line in lines:
-        outcomes[line.outcome] = outcomes.get(line.outcome, 0) + 1
+    outcomes = dict(Counter(line.outcome for line in lines))
     _artifacts(session, outcomes, pictures, len(retakes), following)
     get_run_logger().info(
         "inform %s: %d lines, %d school lists, %d МОУО lists, %d retakes",
@@ -168,7 +167,16 @@ def mail_results(
             digest = hashlib.sha256(b"".join(a.content for a in attachments)).hexdigest()
             if not emails:
                 no_address += 1
-                _no_address_alert(settings, database, session, mouo, digest, stage_id)
+                alert_coordinator(  # a МОУО without an address: hand the lists over another way
+                    settings,
+                    database.session_factory,
+                    f"inform-no-address:{session}:{mouo}:{digest[:16]}",
+                    f"Списки результатов {session} не отправлены МОУО {mouo}: нет адреса",
+                    f"У МОУО {mouo} нет адреса электронной почты в РБД: списки результатов "
+                    f"сеанса {session} не отправлены. Передайте их другим способом (папка "
+                    f"inform/{session}/mouo/) и внесите адрес.\nРЦОИ\n",
+                    stage_id,
+                )
                 continue
             now = datetime.now(UTC)
             with UnitOfWork(database.session_factory) as uow:
@@ -220,25 +228,6 @@ def _acknowledgement(session: Session, session_id: int, mouo: str) -> Acknowledg
             Acknowledgement.document == RESULTS_DOCUMENT,
         )
     ).one_or_none()
-
-
-def _no_address_alert(
-    settings: Settings, database: Any, session: str, mouo: str, digest: str, stage_id: int | None
-) -> int:
-    """A МОУО without an address cannot get its lists: the coordinator must hand them over."""
-    if not settings.coordinator_emails:
-        return 0
-    mail = OutgoingMail(
-        key=f"inform-no-address:{session}:{mouo}:{digest[:16]}",
-        to=tuple(settings.coordinator_emails),
-        subject=f"Списки результатов {session} не отправлены МОУО {mouo}: нет адреса",
-        body=f"У МОУО {mouo} нет адреса электронной почты в РБД: списки результатов сеанса "
-        f"{session} не отправлены. Передайте их другим способом (папка inform/{session}/mouo/) "
-        "и внесите адрес.\nРЦОИ\n",
-    )
-    return int(
-        send_once(database.session_factory, mailer_from_settings(settings), mail, "alert", stage_id)
-    )
 
 
 def _body(settings: Settings, session: str, name: str, schools: int, token: str) -> str:

@@ -12,8 +12,7 @@ from prefect.cache_policies import NONE
 
 from config.settings import Settings
 from tasks.adapters.database import bootstrap
-from tasks.adapters.mail import OutgoingMail, mailer_from_settings
-from tasks.adapters.notifications import send_once
+from tasks.adapters.notifications import alert_coordinator
 from tasks.adapters.stage_locks import DEFAULT_TTL, acquire, holder_of, release
 from tasks.adapters.submissions import plan_stage_id, session_info
 from tasks.adapters.unit_of_work import UnitOfWork
@@ -63,25 +62,20 @@ def alert_waiting(
 ) -> int:
     """Tell the coordinator, once a day per stage and reason, why a stage waits (the Russian
     reason of the refusal: codes and counts, no personal data)."""
-    if not settings.coordinator_emails:
-        return 0
     database = bootstrap(settings)
     try:
         with UnitOfWork(database.session_factory) as uow:
             info = session_info(uow.session, campaign, session)
             stage_id = plan_stage_id(uow.session, info.id, stage)
         digest = hashlib.sha256(reason.encode()).hexdigest()[:12]
-        mail = OutgoingMail(
-            key=f"stage-waiting:{campaign}:{session}:{stage}:{day}:{digest}",
-            to=tuple(settings.coordinator_emails),
-            subject=f"Этап «{stage}» сеанса {session} ожидает",
-            body=f"Этап «{stage}» сеанса {session} не может продолжиться:\n{reason}\n\n"
+        return alert_coordinator(
+            settings,
+            database.session_factory,
+            f"stage-waiting:{campaign}:{session}:{stage}:{day}:{digest}",
+            f"Этап «{stage}» сеанса {session} ожидает",
+            f"Этап «{stage}» сеанса {session} не может продолжиться:\n{reason}\n\n"
             "Запуск повторится по расписанию.\nРЦОИ\n",
-        )
-        return int(
-            send_once(
-                database.session_factory, mailer_from_settings(settings), mail, "alert", stage_id
-            )
+            stage_id,
         )
     finally:
         database.dispose()

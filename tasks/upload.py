@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,8 @@ from config.settings import Settings
 from tasks.adapters.contracts import load_contract, run_contract
 from tasks.adapters.database import bootstrap
 from tasks.adapters.federal_files import verify_manifest, write_package
-from tasks.adapters.mail import OutgoingMail, mailer_from_settings
 from tasks.adapters.models import FederalUpload, PlanStage
-from tasks.adapters.notifications import send_once
+from tasks.adapters.notifications import alert_coordinator
 from tasks.adapters.scan_files import file_digest
 from tasks.adapters.sftp import PackageFile, transport_from_settings
 from tasks.adapters.submissions import mark_stage_completed, session_info
@@ -77,9 +77,8 @@ def build_federal_package(
     if not run.success:
         broken = {rule: n for rule, n in run.rules.items() if n}
         raise ContractError(f"federal_package contract violated: {broken}")
-    verify_manifest(built.directory)
     pages = sum(len(w.pages) for w in works)
-    outcomes = _counts(w.outcome for w in works)
+    outcomes = dict(sorted(Counter(w.outcome for w in works).items()))
     summary: dict[str, Any] = {
         "name": built.name,
         "directory": str(built.directory),
@@ -115,13 +114,6 @@ def build_federal_package(
         description="Итоги работ в пакете",
     )
     return summary
-
-
-def _counts(values: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for value in values:
-        out[value] = out.get(value, 0) + 1
-    return dict(sorted(out.items()))
 
 
 @task(
@@ -235,9 +227,9 @@ def await_receipt(
                 problems = len(receipt.get("problems") or [])
                 alerted = 0
                 if receipt["status"] != "accepted":
-                    alerted = _alert(
+                    alerted = alert_coordinator(
                         settings,
-                        database,
+                        database.session_factory,
                         f"upload-rejected:{session}:{package['manifest_sha256'][:16]}",
                         f"ФЦТ не принял пакет {package['name']}",
                         f"ФЦТ вернул квитанцию «отклонено» на пакет результатов сеанса {session} "
@@ -249,9 +241,9 @@ def await_receipt(
                 return {"status": receipt["status"], "problems": problems, "alerted": alerted}
             if due is not None and at >= due:
                 local = due.astimezone(ZoneInfo(zone))
-                alerted = _alert(
+                alerted = alert_coordinator(
                     settings,
-                    database,
+                    database.session_factory,
                     f"upload-late:{session}:{package['name']}",
                     f"Нет квитанции ФЦТ на пакет {package['name']}",
                     f"Пакет результатов сеанса {session} ({package['name']}) отправлен в ФЦТ, "
@@ -288,15 +280,3 @@ def _deadline(session: Any, session_id: int) -> tuple[int | None, datetime | Non
     if scan is None or scan.due_at is None:
         return None, None, "UTC"
     return None, scan.due_at + UPLOAD_WITHOUT_ROW, scan.zone
-
-
-def _alert(
-    settings: Settings, database: Any, key: str, subject: str, body: str, stage_id: int | None
-) -> int:
-    """Tell the coordinator, once per key."""
-    if not settings.coordinator_emails:
-        return 0
-    mail = OutgoingMail(key=key, to=tuple(settings.coordinator_emails), subject=subject, body=body)
-    return int(
-        send_once(database.session_factory, mailer_from_settings(settings), mail, "alert", stage_id)
-    )

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tasks.adapters.mail import Mailer, OutgoingMail
+from config.settings import Settings
+from tasks.adapters.mail import Mailer, OutgoingMail, mailer_from_settings
 from tasks.adapters.models import Notification
 from tasks.adapters.unit_of_work import UnitOfWork
 
-__all__ = ["already_sent", "send_once"]
+__all__ = ["alert_coordinator", "already_sent", "send_once"]
 
 
 def already_sent(session: Session, key: str) -> bool:
@@ -51,3 +52,20 @@ def send_once(
             )
             uow.commit()
     return True
+
+
+def alert_coordinator(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    key: str,
+    subject: str,
+    body: str,
+    plan_stage_id: int | None = None,
+) -> int:
+    """Mail the coordinator once per `key` (an alert: codes and counts, no personal data);
+    1 if sent now, 0 if already sent or nobody is configured."""
+    if not settings.coordinator_emails:
+        return 0
+    mail = OutgoingMail(key=key, to=tuple(settings.coordinator_emails), subject=subject, body=body)
+    mailer = mailer_from_settings(settings)
+    return int(send_once(session_factory, mailer, mail, "alert", plan_stage_id))

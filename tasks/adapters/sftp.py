@@ -344,6 +344,18 @@ def _local_error(package: str, path: str, what: str, what_ru: str) -> UploadErro
     )
 
 
+def _log_report(report: SendReport, target: str) -> None:
+    _log.info(
+        "package %s to %s: %d sent (%d resumed), %d skipped, %d bytes",
+        report.package,
+        target,
+        len(report.sent),
+        len(report.resumed),
+        len(report.skipped),
+        report.bytes_sent,
+    )
+
+
 def _report(package: str, outcomes: Sequence[tuple[_Item, Outcome]], bytes_sent: int) -> SendReport:
     return SendReport(
         package=package,
@@ -506,15 +518,7 @@ class LocalDropTransport:
         except _Mismatch as exc:
             raise _mismatch(_Subject.upload(package, current.file.path), self.target) from exc
         report = _report(package, outcomes, tally.bytes_sent)
-        _log.info(
-            "package %s to %s: %d sent (%d resumed), %d skipped, %d bytes",
-            package,
-            self.target,
-            len(report.sent),
-            len(report.resumed),
-            len(report.skipped),
-            report.bytes_sent,
-        )
+        _log_report(report, self.target)
         return report
 
     def fetch_return(self, name: str) -> bytes | None:
@@ -806,15 +810,7 @@ class SftpTransport:
         finally:
             lead.close()
         report = _report(package, outcomes, sum(tally.bytes_sent for tally in tallies))
-        _log.info(
-            "package %s to %s: %d sent (%d resumed), %d skipped, %d bytes",
-            package,
-            self.target,
-            len(report.sent),
-            len(report.resumed),
-            len(report.skipped),
-            report.bytes_sent,
-        )
+        _log_report(report, self.target)
         return report
 
     @staticmethod
