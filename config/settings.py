@@ -89,6 +89,16 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000",
         description="Base URL of `rcoi web` as mail recipients reach it (acknowledgement links)",
     )
+    alerts_url: str = Field(
+        "http://127.0.0.1:8080/prefect/alerts",
+        description="Where the Prefect server reaches `rcoi web`'s alert endpoint (the webhook "
+        "of the automations, `rcoi automations apply`)",
+    )
+    alerts_token: SecretStr | None = Field(
+        None,
+        description="Shared secret of that webhook (a Bearer token, 32+ random characters); "
+        "unset: the endpoint answers 404 and `rcoi automations apply` refuses",
+    )
     lookup_limit: int = Field(
         10, ge=1, description="Results lookups one client may make per lookup window"
     )

@@ -6,13 +6,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from config.settings import Settings
 from flows.collect import collect
 from flows.copy import copy
 from flows.grade import grade
 from flows.inform import inform
+from flows.labels import is_waiting, stage_flow
 from flows.print_kits import print_kits
 from flows.publish import demo_start, publish, publish_counts
 from flows.reconcile import reconcile
@@ -21,6 +20,7 @@ from flows.simulate import simulate_exam
 from flows.upload import upload
 from flows.verify import verify
 from flows.watchdog import demo_instants, watchdog
+from tasks import progress
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.campaign import demo_coordinator_accepts, write_campaign_summary
 from tasks.domain.summary import StageSummary
@@ -31,7 +31,7 @@ from tasks.region import generate_region_files, load_region_structure
 from tasks.scan import scan_accuracy
 
 
-@flow(name="campaign")
+@stage_flow("campaign")
 def campaign(
     participants: int = 2000,
     seed: int = 42,
@@ -61,6 +61,7 @@ def campaign(
     info = {
         "plan": the_plan.id,
         "region": the_plan.region.code,
+        "zone": the_plan.region.timezone,
         "session": exam_session.id,
         "participants": participants,
         "seed": seed,
@@ -70,8 +71,11 @@ def campaign(
         "auto_accept": auto_accept,
         "simulate": simulate,
     }
+    steps = progress.bar("Демонстрация", 15 if simulate else 8, "этапов")
+    steps.step("план в базе")
     entries = [StageSummary("plan", "completed", store_plan(settings, the_plan))]
     region_dir = out_dir / "region"
+    steps.step("генерация региона")
     generated = generate_region_files(
         region_dir,
         participants,
@@ -84,20 +88,28 @@ def campaign(
         registry_errors,
     )
     entries.append(StageSummary("generate_region", "completed", generated))
+    steps.step("загрузка региона")
     structure = load_region_structure(settings, region_dir)
     entries.append(StageSummary("load_region", "completed", structure))
+    steps.step("сбор файлов МОУО")
     collected = collect(
         inbox=str(region_dir / "submissions"), out=out, plan=plan, session=exam_session.id
     )
+    if _waits(entries, "collect", collected):
+        return write_campaign_summary(out_dir, info, entries)
     entries.append(
         StageSummary(
             "collect", "completed", {k: v for k, v in collected.items() if k != "verdicts"}
         )
     )
+    steps.step("выверка")
     reconciled = reconcile(out=out, plan=plan, session=exam_session.id)
+    if _waits(entries, "reconcile", reconciled):
+        return write_campaign_summary(out_dir, info, entries)
     entries.append(StageSummary("reconcile", "completed", reconciled))
     # The watchdog on a simulated clock around the submission deadline: the silent МОУО gets
     # a reminder, then an alert, the coordinator and then the authority an escalation.
+    steps.step("контроль сроков")
     watched = {
         moment.isoformat(): watchdog(out=out, plan=plan, session=exam_session.id, now=moment)
         for moment in demo_instants(the_plan, exam_session.id, timedelta(hours=24))
@@ -111,10 +123,14 @@ def campaign(
     if reconciled["print_gate"] == "blocked" and not auto_accept:
         entries.append(StageSummary("print", "blocked", {"open": reconciled["open"]}))
         return write_campaign_summary(out_dir, info, entries)
+    steps.step("печать")
     printed = print_kits(out=out, plan=plan, session=exam_session.id, seed=seed)
+    if _waits(entries, "print", printed):
+        return write_campaign_summary(out_dir, info, entries)
     entries.append(StageSummary("print", "completed", {**printed, "accepted_by_demo": accepted}))
     # Topics sealed ahead of time, published at the instant on a simulated clock started a
     # minute early (09:44 local): the run waits, never publishes early, mails every МОУО.
+    steps.step("публикация тем")
     publish_at = demo_start(the_plan, exam_session.id)
     if publish_at is not None:
         load_topics(settings, the_plan, exam_session.id)
@@ -123,26 +139,36 @@ def campaign(
     if simulate:
         # The exam day, simulated: what the schools send back (scans, room records) and the
         # ground truth the scan stage is measured against. Test equipment, not a plan stage.
+        steps.step("день экзамена")
         simulated = simulate_exam(
-            print_dir=str(out_dir / "print" / exam_session.id), out=out, seed=seed
+            print_dir=str(out_dir / "print" / exam_session.id), out=out, seed=seed, plan=plan
         )
         entries.append(StageSummary("exam_day", "completed", simulated))
         # The scan stage reads the simulated originals back; its summary says how well,
         # measured against the simulator's ground truth.
         day = out_dir / "exam_day" / exam_session.id
+        steps.step("распознавание")
         scanned = run_scan(folder=str(day / "scans"), out=out, plan=plan, session=exam_session.id)
+        if _waits(entries, "scan", scanned):
+            return write_campaign_summary(out_dir, info, entries)
         scanned["accuracy"] = scan_accuracy(Path(scanned["results"]), day / "ground_truth.json")
         entries.append(StageSummary("scan", "completed", scanned))
         # Copies for the experts, their protocols, then one queue for the people; the demo's
         # simulated operators (named as such in the audit log) answer it from the ground truth.
-        entries.append(
-            StageSummary("copy", "completed", copy(out=out, plan=plan, session=exam_session.id))
-        )
+        steps.step("копии экспертам")
+        copied = copy(out=out, plan=plan, session=exam_session.id)
+        if _waits(entries, "copy", copied):
+            return write_campaign_summary(out_dir, info, entries)
+        entries.append(StageSummary("copy", "completed", copied))
+        steps.step("проверка")
         graded = grade(out=out, plan=plan, session=exam_session.id)
+        if _waits(entries, "grade", graded):
+            return write_campaign_summary(out_dir, info, entries)
         graded["accuracy"] = grade_accuracy(
             settings, the_plan.id, exam_session.id, day / "ground_truth.json"
         )
         entries.append(StageSummary("grade", "completed", graded))
+        steps.step("верификация")
         verified = verify(
             out=out,
             plan=plan,
@@ -151,11 +177,14 @@ def campaign(
             timeout_seconds=5.0,
             demo_ground_truth=str(day / "ground_truth.json"),
         )
+        if _waits(entries, "verify", verified):
+            return write_campaign_summary(out_dir, info, entries)
         verify_done = verified["wait"]["open"] == 0
         entries.append(StageSummary("verify", "completed" if verify_done else "waiting", verified))
         if verify_done:
             # The package to the local drop, where the demo's simulated federal centre
             # answers with a receipt; then the lists, the statistics and the retake list.
+            steps.step("выгрузка в ФЦТ")
             sent = upload(
                 out=out,
                 plan=plan,
@@ -164,15 +193,29 @@ def campaign(
                 timeout_seconds=5.0,
                 demo_federal_centre=True,
             )
+            if _waits(entries, "upload", sent):
+                return write_campaign_summary(out_dir, info, entries)
             entries.append(StageSummary("upload", _upload_status(sent), _upload_counts(sent)))
+            steps.step("информирование")
             informed = inform(out=out, plan=plan, session=exam_session.id)
+            if _waits(entries, "inform", informed):
+                return write_campaign_summary(out_dir, info, entries)
             entries.append(StageSummary("inform", "completed", informed))
         else:
             entries += [StageSummary("upload", "blocked"), StageSummary("inform", "blocked")]
     else:
         for stage in ("exam_day", "scan", "copy", "grade", "verify", "upload", "inform"):
             entries.append(StageSummary(stage, "skipped"))
+    steps.close()
     return write_campaign_summary(out_dir, info, entries)
+
+
+def _waits(entries: list[StageSummary], stage: str, summary: dict[str, Any]) -> bool:
+    """A stage that ended waiting for people (flows/labels.py) ends the campaign there."""
+    if not is_waiting(summary):
+        return False
+    entries.append(StageSummary(stage, "waiting", summary))
+    return True
 
 
 def _upload_status(sent: dict[str, Any]) -> str:

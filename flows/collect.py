@@ -6,16 +6,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.collect import collect_file, find_submissions, publish_collect_table, submitted_mouos
 from tasks.domain.collect import FileVerdict
 from tasks.plan import read_plan
 
 
-@flow(name="collect")
+@stage_flow("collect")
 def collect(
     inbox: str, out: str = "out", plan: str = "kemerovo-2017-essay", session: str | None = None
 ) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def collect(
                     mouo_code, path.name, "", "error", reason=f"сбой обработки: {state.name}"
                 )
             )
-    publish_collect_table(verdicts)
+    publish_collect_table(verdicts, the_plan.id, session_code)
     summary = summarise(verdicts)
     summary["mouos_submitted"] = submitted_mouos(settings, the_plan.id, session_code)
     return summary

@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.copy import (
     assign_works,
@@ -24,7 +23,7 @@ from tasks.plan import read_plan
 __all__ = ["copy"]
 
 
-@flow(name="copy")
+@stage_flow("copy")
 def copy(
     out: str = "out",
     plan: str = "kemerovo-2017-essay",

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.grade import check_grades, load_protocols
 from tasks.plan import read_plan
@@ -19,7 +18,7 @@ from tasks.plan import read_plan
 __all__ = ["grade"]
 
 
-@flow(name="grade")
+@stage_flow("grade")
 def grade(
     out: str = "out",
     plan: str = "kemerovo-2017-essay",

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.inform import mail_results, write_documents
 from tasks.plan import read_plan
@@ -19,7 +18,7 @@ from tasks.plan import read_plan
 __all__ = ["inform"]
 
 
-@flow(name="inform")
+@stage_flow("inform")
 def inform(
     out: str = "out", plan: str = "kemerovo-2017-essay", session: str | None = None
 ) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
 from prefect.runtime import flow_run
 
 from config.settings import Settings
+from flows.labels import is_waiting, stage_flow, waiting
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.errors import DataError
 from tasks.plan import read_plan
@@ -60,9 +60,11 @@ STAGE_FLOWS = (
 )
 
 
-@flow(name="plan-stage")
-def plan_stage(stage: str, plan: str, session: str, out: str = "out") -> dict[str, Any]:
-    """Run `stage` of `session` of `plan` once, guarded by the stage's database key."""
+@stage_flow(None, name="plan-stage")
+def plan_stage(stage: str, plan: str, session: str, out: str = "out") -> Any:
+    """Run `stage` of `session` of `plan` once, guarded by the stage's database key. A stage
+    that must wait for people ends «Ожидание» (Completed) with the reason, and the coordinator
+    is mailed once a day per stage and reason."""
     if stage not in STAGE_FLOWS:
         raise ValueError(f"unknown stage {stage!r}: one of {', '.join(STAGE_FLOWS)}")
     settings = Settings(out_dir=Path(out))
@@ -73,10 +75,13 @@ def plan_stage(stage: str, plan: str, session: str, out: str = "out") -> dict[st
         return {"stage": stage, "status": "skipped: already running"}
     try:
         summary = _run(stage, out, plan, session)
-    except DataError as exc:  # a gate or people to wait for: not a failure of the run
-        day = f"{datetime.now(UTC):%Y-%m-%d}"
-        alerted = alert_waiting(settings, the_plan.id, session, stage, exc.reason, day)
-        return {"stage": stage, "status": "waiting", "reason": exc.reason, "alerted": alerted}
+    except DataError as exc:  # raised outside a stage flow's own guard: the same wait
+        summary = {"status": "waiting", "reason": exc.reason}
     finally:
         unlock_stage(settings, the_plan.id, session, stage, holder)
+    if is_waiting(summary):
+        day = f"{datetime.now(UTC):%Y-%m-%d}"
+        reason = str(summary["reason"])
+        alerted = alert_waiting(settings, the_plan.id, session, stage, reason, day)
+        return waiting(reason, stage=stage, alerted=alerted)
     return {"stage": stage, "status": "completed", "summary": summary}

@@ -7,16 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.domain.print_kits import PrintOptions
 from tasks.plan import read_plan
-from tasks.print_kits import print_session
+from tasks.print_kits import check_print_gate, print_session
 
 
-@flow(name="print")
+@stage_flow("print")
 def print_kits(
     out: str = "out",
     plan: str = "kemerovo-2017-essay",
@@ -32,6 +31,7 @@ def print_kits(
     settings = Settings(out_dir=Path(out))
     the_plan = read_plan(resolve_plan_path(plan))
     session_code = session or the_plan.sessions[0].id
+    check_print_gate(settings, the_plan.id, session_code)
     options = PrintOptions(reserve_per_school, additional_share, additional_min)
     return print_session(
         settings, the_plan.id, session_code, the_plan.title, options, workers, seed

@@ -1,23 +1,19 @@
 """Publish flow (seed 000 row 10): the session's topics at 09:45 local, never earlier, to the
-topics page and to every МОУО and school; the schedule that starts it a few minutes early."""
+topics page and to every МОУО and school; the instant its one-off schedule starts it at."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-from prefect.deployments.runner import EntrypointType, RunnerDeployment
-from prefect.schedules import Cron
-
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.clock import clock_for
 from tasks.adapters.plan_files import load_calendar, resolve_plan_path
 from tasks.adapters.topics import topic_file
 from tasks.domain.plan import Plan, StageKind, resolve_plan
-from tasks.domain.publish import SCHEDULE_LEAD, release_rule, schedule_instant
+from tasks.domain.publish import release_rule, schedule_instant
 from tasks.plan import read_plan, store_plan
 from tasks.publish import (
     Published,
@@ -31,7 +27,7 @@ from tasks.publish import (
 )
 
 
-@flow(name="publish", on_failure=[alert_failed_publication])
+@stage_flow("publish", on_failure=[alert_failed_publication])
 def publish(
     plan: str = "kemerovo-2017-essay",
     session: str | None = None,
@@ -62,41 +58,15 @@ def publish(
     return report_publication(settings, release, published, mailed, clock, live)
 
 
-def publish_schedule(
-    the_plan: Plan, session_id: str, lead: timedelta = SCHEDULE_LEAD, ref: str | None = None
-) -> Cron:
-    """A cron on the exam day, `lead` before the instant, in the region's zone; the run waits
-    for the instant itself. Cron has no year: on that date of a later year the run finds the
-    session published and does nothing."""
+def publish_instant(the_plan: Plan, session_id: str) -> datetime | None:
+    """The session's release instant in the region's zone (the one-off schedule of its
+    deployment, flows/deployments.py), or None when the session publishes nothing. The
+    worker starts the run's process ahead of it (its prefetch) and the server holds the run
+    until the instant; the flow itself still waits for it and never publishes earlier."""
+    if not _publishes(the_plan, session_id):
+        return None
     rule = release_rule(resolve_plan(the_plan, session_id, load_calendar(the_plan.calendar)))
-    start = schedule_instant(rule, lead)
-    return Cron(
-        f"{start.minute} {start.hour} {start.day} {start.month} *",
-        timezone=rule.zone,
-        slug=f"publish-{the_plan.id}-{session_id}",
-        parameters={"plan": ref or the_plan.id, "session": session_id},
-    )
-
-
-def publish_deployment(
-    plans: Iterable[Plan], out: str = "out", refs: Mapping[str, str] | None = None
-) -> RunnerDeployment:
-    """One deployment `publish` with a schedule per region's plan and session: a national plan
-    across 11 zones publishes at 09:45 in each."""
-    schedules = [
-        publish_schedule(p, s.id, ref=(refs or {}).get(p.id))
-        for p in plans
-        for s in p.sessions
-        if _publishes(p, s.id)
-    ]
-    return publish.to_deployment(
-        name="publish",
-        entrypoint_type=EntrypointType.MODULE_PATH,  # a file path would put flows/ on sys.path
-        schedules=schedules,
-        parameters={"out": out},
-        tags=["rcoi", "publish"],
-        concurrency_limit=1,  # one run at a time: two would race to mail the same МОУО
-    )
+    return schedule_instant(rule, timedelta(0))
 
 
 def _publishes(the_plan: Plan, session_id: str) -> bool:

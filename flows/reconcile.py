@@ -6,15 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.plan import read_plan
 from tasks.reconcile import reconcile_session
 
 
-@flow(name="reconcile")
+@stage_flow("reconcile")
 def reconcile(
     out: str = "out", plan: str = "kemerovo-2017-essay", session: str | None = None
 ) -> dict[str, Any]:

@@ -13,15 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 from prefect.utilities.annotations import quote, unmapped
 
 from config import TOPICS_DIR
 from config.settings import Settings
+from flows.labels import stage_flow
+from tasks import progress
 from tasks.adapters.exam_day_files import session_topics
 from tasks.adapters.plan_files import resolve_plan_path
+from tasks.artifacts import NO_PLAN, artifact_key
 from tasks.plan import read_plan
 from tasks.scan import (
     chunk_rows,
@@ -36,7 +38,7 @@ from tasks.scan import (
 __all__ = ["run_scan", "scan"]
 
 
-@flow(name="scan")
+@stage_flow("scan")
 def scan(
     folder: str,
     out: str = "out",
@@ -62,6 +64,7 @@ def scan(
         (session_topics(TOPICS_DIR, session_code) if session_code else None) or ()
     )
     name = session_code or Path(folder).name
+    scope = (campaign_code or NO_PLAN, name)  # the artifacts' keys: plan and session
     results_path = Path(results) if results else settings.out_dir / "scan" / name / "results.jsonl"
     work_dir = results_path.with_name(f".{results_path.stem}.work")
     cores = workers or os.cpu_count() or 1
@@ -76,14 +79,16 @@ def scan(
             unmapped(list(topic_numbers)),
         )
         artifact = create_progress_artifact(
-            0.0, key="scan-progress", description="Распознавание: готово, %"
+            0.0, key=artifact_key("scan-progress", *scope), description="Распознавание: готово, %"
         )
+        shown = progress.bar("Распознавание", len(batch.chunks))
         files = []
         for done, future in enumerate(as_completed(futures), start=1):
             files += future.result()
             update_progress_artifact(artifact, 100.0 * done / max(len(batch.chunks), 1))  # type: ignore[arg-type]
+            shown.advance()
     else:
-        files = recognise_scans(quote(batch.chunks), cores)
+        files = recognise_scans(quote(batch.chunks), cores, *scope)
     records, images, summary = finish_scan(
         quote(batch),
         quote(files),
@@ -91,6 +96,7 @@ def scan(
         results_path,
         work_dir.with_name("quarantine"),
         started,
+        *scope,
     )
     if campaign_code and session_code:
         summary["stored"] = store_scan(

@@ -8,17 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.plan import read_plan
-from tasks.upload import await_receipt, build_federal_package, demo_federal_receipt, send_package
+from tasks.upload import (
+    await_receipt,
+    build_federal_package,
+    check_upload_gate,
+    demo_federal_receipt,
+    send_package,
+)
 
 __all__ = ["upload"]
 
 
-@flow(name="upload")
+@stage_flow("upload")
 def upload(
     out: str = "out",
     plan: str = "kemerovo-2017-essay",
@@ -33,6 +38,7 @@ def upload(
     settings = Settings(out_dir=Path(out))
     the_plan = read_plan(resolve_plan_path(plan))
     session_code = session or the_plan.sessions[0].id
+    check_upload_gate(settings, the_plan.id, session_code)
     package = build_federal_package(settings, the_plan.id, session_code, workers)
     sent = send_package(settings, the_plan.id, session_code, package)
     if demo_federal_centre and not settings.federal_sftp_host:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.grade import check_grades
 from tasks.plan import read_plan
@@ -27,7 +26,7 @@ __all__ = ["verify"]
 MAX_ROUNDS = 3  # answers about the original's marks can open new grade items, rarely twice
 
 
-@flow(name="verify")
+@stage_flow("verify")
 def verify(
     out: str = "out",
     plan: str = "kemerovo-2017-essay",

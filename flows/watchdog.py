@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
 from prefect.schedules import Cron
 
 from config.settings import Settings
+from flows.labels import stage_flow
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.domain.plan import Plan
 from tasks.domain.watchdog import Policy
@@ -20,7 +20,7 @@ from tasks.watchdog import watch_deadlines
 WATCHDOG_CRON = "*/15 * * * *"
 
 
-@flow(name="watchdog")
+@stage_flow("watchdog", all_sessions=True)
 def watchdog(
     out: str = "out",
     plan: str = "kemerovo-2017-essay",
@@ -37,7 +37,10 @@ def watchdog(
         reminders=tuple(timedelta(hours=h) for h in (reminder_hours or [72, 24])),
         authority_delay=timedelta(hours=authority_delay_hours),
     )
-    return watch_deadlines(settings, the_plan.id, [session] if session else None, now, policy)
+    sessions = [session] if session else None
+    return watch_deadlines(
+        settings, the_plan.id, sessions, now, policy, region=the_plan.region.code
+    )
 
 
 def watchdog_schedule(the_plan: Plan) -> Cron:

@@ -223,7 +223,13 @@ def prefect_server(
     its database on start."""
     port = port or free_port()
     with _work_dir(home, "prefect-home-") as prefect_home:
-        extra = {"PREFECT_HOME": str(prefect_home), **(env or {})}
+        # The UI asks the API at 127.0.0.1:4200 unless told: on any other port it would show
+        # «Can't connect to Server API».
+        extra = {
+            "PREFECT_HOME": str(prefect_home),
+            "PREFECT_UI_API_URL": f"http://{LOOPBACK}:{port}/api",
+            **(env or {}),
+        }
         if database_url:
             extra["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
         args = [executable("prefect"), "server", "start", "--host", LOOPBACK, "--port", str(port)]

@@ -7,11 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
 from config.settings import Settings
-from tasks.domain.summary import StageSummary, summary_document, summary_markdown
+from tasks.artifacts import EMPTY, markdown_artifact, status_ru, table_artifact
+from tasks.domain.summary import (
+    STAGE_TITLES_RU,
+    StageSummary,
+    stage_rows,
+    summary_document,
+    summary_markdown,
+)
 
 __all__ = ["DEMO_COORDINATOR", "demo_coordinator_accepts", "write_campaign_summary"]
 
@@ -28,20 +34,23 @@ def write_campaign_summary(
         json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     (out / "summary.md").write_text(markdown, encoding="utf-8")
-    create_markdown_artifact(
-        key="campaign-summary", markdown=markdown, description="Состояние этапов кампании"
-    )
-    create_table_artifact(
-        key="campaign-stages",
-        table=[
+    plan_id, session = campaign["plan"], campaign["session"]
+    markdown_artifact("campaign-summary", plan_id, session, markdown, "Состояние этапов кампании")
+    table_artifact(
+        "campaign-stages",
+        plan_id,
+        session,
+        [
             {
-                "этап": s["stage"],
-                "состояние": s["status"],
-                "показатели": json.dumps(s["counts"], ensure_ascii=False),
+                "этап": STAGE_TITLES_RU.get(stage["stage"], stage["stage"]),
+                "состояние": status_ru(stage["status"]),
+                "показатель": label,
+                "значение": text,
             }
-            for s in document["stages"]
+            for stage in document["stages"]
+            for label, text in stage_rows(stage, campaign.get("zone")) or [(EMPTY, EMPTY)]
         ],
-        description="Этапы кампании и их показатели",
+        "Этапы кампании и их показатели (все — в summary.json)",
     )
     return document
 

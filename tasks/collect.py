@@ -10,7 +10,6 @@ from pathlib import Path
 
 import polars as pl
 from prefect import get_run_logger, task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 from sqlalchemy import select
@@ -32,6 +31,7 @@ from tasks.adapters.submissions import (
     session_info,
 )
 from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.artifacts import status_ru, table_artifact
 from tasks.domain.collect import (
     FileVerdict,
     deadline_text,
@@ -270,17 +270,13 @@ def submitted_mouos(settings: Settings, campaign_code: str, session_code: str) -
 
 
 @task(name="publish-collect-table", cache_policy=NONE)
-def publish_collect_table(verdicts: list[FileVerdict]) -> None:
+def publish_collect_table(verdicts: list[FileVerdict], plan_id: str, session_code: str) -> None:
     """The coordinator's view of the run: per МОУО and file, rows read/accepted/rejected."""
-    status = {
-        "accepted": "принят",
-        "rejected": "отклонён",
-        "skipped": "уже обработан",
-        "error": "сбой обработки",
-    }
-    create_table_artifact(
-        key="collect-files",
-        table=[
+    table_artifact(
+        "collect-files",
+        plan_id,
+        session_code,
+        [
             {
                 "МОУО": v.mouo_code,
                 "файл": v.file_name,
@@ -288,10 +284,10 @@ def publish_collect_table(verdicts: list[FileVerdict]) -> None:
                 "принято": v.rows_accepted,
                 "отклонено": v.rows_rejected,
                 "с предупреждениями": v.rows_warned,
-                "состояние": status.get(v.status, v.status),
-                "причина": v.reason,
+                "состояние": status_ru(v.status),
+                "причина": v.reason or ("уже обработан ранее" if v.status == "skipped" else ""),
             }
             for v in verdicts
         ],
-        description="Сбор сведений от МОУО: файлы этого запуска",
+        "Сбор сведений от МОУО: файлы этого запуска",
     )

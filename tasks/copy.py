@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from sqlalchemy import select
 
 from config.settings import Settings
+from tasks import progress
 from tasks.adapters.copy_files import (
     PackageJob,
     build_packages,
@@ -36,6 +36,7 @@ from tasks.adapters.copy_store import (
 from tasks.adapters.models import RoomRecord, School, Work
 from tasks.adapters.submissions import session_info
 from tasks.adapters.unit_of_work import open_unit_of_work
+from tasks.artifacts import markdown_artifact, markdown_table, table_artifact
 from tasks.domain.blanks import BlankType
 from tasks.domain.copy import COPY_STATUS_RU, RejectedRow, read_room_rows
 from tasks.domain.exam_day import page_key
@@ -95,9 +96,7 @@ def load_room_records(
         uow.commit()
     logger.info("room records: %d rows accepted, %d rejected", accepted, rejected)
     if by_school:
-        create_table_artifact(
-            key="copy-room-records", table=by_school, description="Ведомости ИС-05 по ОО"
-        )
+        table_artifact("copy-room-records", campaign, session, by_school, "Ведомости ИС-05 по ОО")
     return {
         "schools": len(by_school),
         "accepted": accepted,
@@ -145,11 +144,16 @@ def write_copy_registers(
     for school, lines in by_school.items():
         write_register(folder / f"{school}.csv", lines)
     statuses = Counter(row.status for row in rows)
-    create_markdown_artifact(
-        key="copy-register",
-        markdown="## Копирование работ\n\n| | |\n|---|---:|\n"
-        + "".join(f"| {COPY_STATUS_RU[s]} | {statuses[s]} |\n" for s in COPY_STATUS_RU),
-        description="Реестр копирования: итог",
+    markdown_artifact(
+        "copy-register",
+        campaign,
+        session,
+        f"## Копирование работ, срок {session}\n\n"
+        + markdown_table(
+            ("состояние по реестру", "работ"),
+            [(COPY_STATUS_RU[s], statuses[s]) for s in COPY_STATUS_RU],
+        ),
+        "Реестр копирования: итог",
     )
     return {
         "schools": len(by_school),
@@ -226,7 +230,9 @@ def build_expert_packages(
         )
         for (school, expert), works in sorted(grouped.items())
     ]
-    sizes = build_packages(jobs, workers or os.cpu_count() or 1)
+    schools = len({job.school_code for job in jobs})
+    shown = progress.bar("Комплекты экспертам", schools, "ОО")
+    sizes = build_packages(jobs, workers or os.cpu_count() or 1, shown)
     # An expert left without works (reassigned, newly flagged) keeps no stale package.
     built = {job.target for job in jobs}
     for stale in folder.glob("*/*.pdf") if folder.is_dir() else ():

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from sqlalchemy import select
 
@@ -32,8 +31,9 @@ from tasks.adapters.grading_files import (
 from tasks.adapters.models import Campaign
 from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
 from tasks.adapters.unit_of_work import open_unit_of_work
+from tasks.artifacts import markdown_artifact, markdown_table, table_artifact
 from tasks.domain.evaluation_rules import EvaluationContext, ProtocolRow, prepare, split_rows
-from tasks.domain.grade_checks import work_findings
+from tasks.domain.grade_checks import FINDINGS, work_findings
 from tasks.retries import transient_failure
 
 __all__ = ["check_grades", "load_protocols", "protocol_files"]
@@ -103,8 +103,8 @@ def load_protocols(
         uow.commit()
     logger.info("protocols: %d rows accepted, %d rejected", totals["accepted"], totals["rejected"])
     if per_school:
-        create_table_artifact(
-            key="grade-protocols", table=per_school, description="Протоколы экспертов по ОО"
+        table_artifact(
+            "grade-protocols", campaign, session, per_school, "Протоколы экспертов по ОО"
         )
     return {"files": len(per_school) + totals["files_rejected"], **dict(totals)}
 
@@ -142,9 +142,11 @@ def check_grades(settings: Settings, campaign: str, session: str) -> dict[str, A
         uow.commit()
     by_kind = Counter(f.code for found in findings.values() for f in found)
     behind = sorted(s for s, c in progress.items() if c["graded"] < c["to_grade"])
-    create_table_artifact(
-        key="grade-progress",
-        table=[
+    table_artifact(
+        "grade-progress",
+        campaign,
+        session,
+        [
             {
                 "ОО": school,
                 "к проверке": c["to_grade"],
@@ -153,14 +155,23 @@ def check_grades(settings: Settings, campaign: str, session: str) -> dict[str, A
             }
             for school, c in sorted(progress.items())
         ],
-        description="Проверка работ: ход по ОО",
+        "Проверка работ: ход по ОО",
     )
-    create_markdown_artifact(
-        key="grade-findings",
-        markdown="## Проверка согласованности оценок\n\n| находка | работ |\n|---|---:|\n"
-        + "".join(f"| {kind} | {n} |\n" for kind, n in sorted(by_kind.items()))
+    markdown_artifact(
+        "grade-findings",
+        campaign,
+        session,
+        f"## Проверка согласованности оценок, срок {session}\n\n"
+        + (
+            markdown_table(
+                ("находка", "работ"),
+                [(FINDINGS.get(kind, kind), n) for kind, n in sorted(by_kind.items())],
+            )
+            if by_kind
+            else "Несоответствий не найдено.\n"
+        )
         + f"\nОО, не завершившие проверку: {len(behind)}\n",
-        description="Проверка работ: несоответствия на верификацию",
+        "Проверка работ: несоответствия на верификацию",
     )
     get_run_logger().info(
         "grade checks: %d findings, %d schools behind", sum(by_kind.values()), len(behind)

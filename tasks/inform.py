@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,8 +33,9 @@ from tasks.adapters.notifications import alert_coordinator, already_sent, send_o
 from tasks.adapters.print_files import default_fonts
 from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
 from tasks.adapters.unit_of_work import UnitOfWork, open_unit_of_work
-from tasks.domain.inform import by_mouo, by_school, retake_list, statistics
-from tasks.domain.inform_charts import charts
+from tasks.artifacts import markdown_artifact, table_artifact
+from tasks.domain.inform import OUTCOME_SHORT_RU, by_mouo, by_school, retake_list, statistics
+from tasks.domain.inform_charts import CHART_TITLES_RU, charts
 from tasks.domain.inform_pdf import results_list_pdf, retake_list_pdf, statistics_pdf
 from tasks.errors import DataError
 
@@ -88,7 +88,7 @@ def write_documents(settings: Settings, campaign: str, session: str) -> dict[str
         write_bytes(folder / "retake.pdf", retake_list_pdf(info, following[1], retakes, fonts))
         write_retake_xlsx(folder / "retake.xlsx", info, retakes, following[1])
     outcomes = dict(Counter(line.outcome for line in lines))
-    _artifacts(session, outcomes, pictures, len(retakes), following)
+    _artifacts(campaign, session, outcomes, pictures, len(retakes), following)
     get_run_logger().info(
         "inform %s: %d lines, %d school lists, %d МОУО lists, %d retakes",
         session,
@@ -114,6 +114,7 @@ def write_documents(settings: Settings, campaign: str, session: str) -> dict[str
 
 
 def _artifacts(
+    campaign: str,
     session: str,
     outcomes: dict[str, int],
     pictures: dict[str, bytes],
@@ -122,19 +123,27 @@ def _artifacts(
 ) -> None:
     """Counts and the charts (embedded as data URIs: no personal data in them)."""
     images = "\n\n".join(
-        f"![{name}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+        f"![{CHART_TITLES_RU.get(name, name)}]"
+        f"(data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
         for name, png in sorted(pictures.items())
     )
     retake = f"в сеанс {following[1]}: {retakes}" if following else "сеансов больше нет"
-    create_markdown_artifact(
-        key="inform-statistics",
-        markdown=f"## Статистика сеанса {session}\n\nПраво на пересдачу {retake}\n\n{images}\n",
-        description="Статистика результатов и диаграммы",
+    markdown_artifact(
+        "inform-statistics",
+        campaign,
+        session,
+        f"## Статистика сеанса {session}\n\nПраво на пересдачу {retake}\n\n{images}\n",
+        "Статистика результатов и диаграммы",
     )
-    create_table_artifact(
-        key="inform-outcomes",
-        table=[{"итог": k, "участников": v} for k, v in sorted(outcomes.items())],
-        description="Итоги участников сеанса",
+    table_artifact(
+        "inform-outcomes",
+        campaign,
+        session,
+        [
+            {"итог": OUTCOME_SHORT_RU.get(k, k), "участников": v}
+            for k, v in sorted(outcomes.items())
+        ],
+        "Итоги участников сеанса",
     )
 
 

@@ -10,10 +10,6 @@ from typing import Any
 
 import polars as pl
 from prefect import get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_table_artifact,
-)
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
@@ -40,6 +36,7 @@ from tasks.adapters.print_kits import (
 from tasks.adapters.reconciliation import open_critical_count
 from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
 from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.artifacts import artifact_key, markdown_artifact, markdown_table, table_artifact
 from tasks.domain.contracts import value_column
 from tasks.domain.print_kits import (
     PrintOptions,
@@ -57,7 +54,7 @@ from tasks.errors import ContractError, PrintBlocked
 from tasks.progress import progress_counter
 from tasks.retries import transient_failure
 
-__all__ = ["print_session"]
+__all__ = ["check_print_gate", "print_session"]
 
 
 def _manifest(
@@ -151,6 +148,27 @@ def _check_kits(
         raise ContractError(f"kits contract violated: {broken}")
 
 
+def _blocked(open_critical: int) -> str:
+    return (
+        f"печать запрещена: открытых критических расхождений выверки — {open_critical}; "
+        "устраните или примите их (rcoi discrepancies)"
+    )
+
+
+def check_print_gate(settings: Settings, campaign_code: str, session_code: str) -> None:
+    """The print gate, checked by the flow before any task runs (PrintBlocked: the run ends
+    waiting, no task fails); `print_session` checks it again inside its transaction."""
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            info = session_info(uow.session, campaign_code, session_code)
+            blocking = open_critical_count(uow.session, info.id)
+    finally:
+        database.dispose()
+    if blocking:
+        raise PrintBlocked(_blocked(blocking))
+
+
 @task(
     name="print-session",
     cache_policy=NONE,
@@ -178,10 +196,7 @@ def print_session(
             info = session_info(uow.session, campaign_code, session_code)
             blocking = open_critical_count(uow.session, info.id)
             if blocking:
-                raise PrintBlocked(
-                    f"печать запрещена: открытых критических расхождений выверки — {blocking}; "
-                    "устраните или примите их (rcoi discrepancies)"
-                )
+                raise PrintBlocked(_blocked(blocking))
             region_code, region_name, year, ordinal = region_of(uow.session, info.id)
             rooms = school_rooms(uow.session)
             registrations = printable_registrations(uow.session, info.id)
@@ -239,7 +254,11 @@ def print_session(
                     title,
                 )
             )
-        advance = progress_counter("print-progress", "Печать: готово ОО, %", len(jobs))
+        advance = progress_counter(
+            artifact_key("print-progress", campaign_code, session_code),
+            "Печать: готово ОО, %",
+            len(jobs),
+        )
         printed = print_schools(jobs, workers or os.cpu_count() or 1, advance)
         rooms_of = dict(works.select("work_code", "room").iter_rows())
         files = {
@@ -285,9 +304,11 @@ def print_session(
         "print_gate": "open",
         "manifest": str(folder / "manifest.json"),
     }
-    create_table_artifact(
-        key="print-schools",
-        table=[
+    table_artifact(
+        "print-schools",
+        campaign_code,
+        session_code,
+        [
             {
                 "ОО": p.school_code,
                 "страниц": p.pages,
@@ -296,18 +317,28 @@ def print_session(
             }
             for p in printed
         ],
-        description="Печать комплектов по ОО (без персональных данных)",
+        "Печать комплектов по ОО (без персональных данных)",
     )
-    create_markdown_artifact(
-        key="print-summary",
-        markdown=(
-            f"## Печать {session_code}\n\n"
-            f"- ОО: {summary['schools']}, комплектов: {summary['kits']}, "
-            f"резерв: {summary['reserve']}, доп. бланков: {summary['additional']}\n"
-            f"- страниц: {summary['pages']}, пересобрано ОО: {rebuilt}\n"
-            f"- новых кодов: {issued}, рассажено: {seated}\n"
+    markdown_artifact(
+        "print-summary",
+        campaign_code,
+        session_code,
+        f"## Печать, срок {session_code}\n\n"
+        + markdown_table(
+            ("показатель", "значение"),
+            [
+                ("ОО", summary["schools"]),
+                ("комплектов", summary["kits"]),
+                ("резервных комплектов", summary["reserve"]),
+                ("дополнительных бланков записи", summary["additional"]),
+                ("страниц", summary["pages"]),
+                ("ОО пересобрано", rebuilt),
+                ("новых кодов работ", issued),
+                ("рассажено участников", seated),
+                ("сверх вместимости аудиторий", summary["over_capacity"]),
+            ],
         ),
-        description="Печать: итог",
+        "Печать: итог",
     )
     logger.info(
         "printed %s: %d schools (%d rebuilt), %d kits, %d pages, %d new codes",

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import Flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.events import emit_event
@@ -28,6 +27,7 @@ from tasks.adapters.topics import load_topics as seal_topics
 from tasks.adapters.topics import open_topics
 from tasks.adapters.topics_page import PageWrite, confirm_live, page_url, write_page
 from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.artifacts import markdown_artifact
 from tasks.domain.plan import Plan, resolve_plan
 from tasks.domain.publish import (
     Clock,
@@ -333,7 +333,8 @@ def _emit(release: Release, details: dict[str, Any]) -> None:
         related=[
             {
                 "prefect.resource.id": (
-                    f"rcoi.plan-stage.{release.session_id}.{release.rule.stage_id}"
+                    f"rcoi.plan-stage.{release.plan_id}.{release.session_id}."
+                    f"{release.rule.stage_id}"
                 ),
                 "prefect.resource.role": "plan-stage",
             }
@@ -407,10 +408,12 @@ def report_publication(
             details["published_at_local"],
             details["lateness_s"],
         )
-    create_markdown_artifact(
-        key="publish-summary",
-        markdown=publication_markdown(summary, mailed),
-        description=f"Публикация тем: срок {release.session_id}",
+    markdown_artifact(
+        "publish-summary",
+        release.plan_id,
+        release.session_id,
+        publication_markdown(summary, mailed),
+        f"Публикация тем: срок {release.session_id}",
     )
     return summary
 

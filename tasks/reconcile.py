@@ -9,7 +9,6 @@ from typing import Any
 
 import polars as pl
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
@@ -36,9 +35,15 @@ from tasks.adapters.submissions import (
     session_info,
 )
 from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.artifacts import markdown_artifact, status_ru, table_artifact
 from tasks.domain.contracts import value_column
 from tasks.domain.reconcile import ReconcileInput, reconcile, registry_conflicts
-from tasks.domain.reconcile_report import discrepancy_workbook, mouo_mail, regional_markdown
+from tasks.domain.reconcile_report import (
+    KIND_RU,
+    discrepancy_workbook,
+    mouo_mail,
+    regional_markdown,
+)
 from tasks.errors import ContractError
 
 __all__ = ["reconcile_session"]
@@ -171,17 +176,30 @@ def reconcile_session(
         "print_gate": "blocked" if blocking else "open",
         "mails_sent": mailed,
     }
-    create_markdown_artifact(
-        key="reconcile-summary",
-        markdown=regional_markdown(session_code, summary, current),
-        description="Выверка РБД: итог",
+    markdown_artifact(
+        "reconcile-summary",
+        campaign_code,
+        session_code,
+        regional_markdown(session_code, summary, current),
+        "Выверка РБД: итог",
     )
-    columns = ("id", "kind", "severity", "mouo_code", "school_code", "status", "message")
-    table: list[dict[str, Any]] = [{k: d[k] for k in columns} for d in current]
-    create_table_artifact(
-        key="reconcile-discrepancies",
-        table=table,
-        description="Расхождения выверки (без персональных данных)",
+    table_artifact(
+        "reconcile-discrepancies",
+        campaign_code,
+        session_code,
+        [
+            {
+                "№": d["id"],
+                "вид": KIND_RU.get(str(d["kind"]), str(d["kind"])),
+                "важность": status_ru(str(d["severity"])),
+                "МОУО": d["mouo_code"] or "",
+                "ОО": d["school_code"] or "",
+                "состояние": status_ru(str(d["status"])),
+                "описание": d["message"],
+            }
+            for d in current
+        ],
+        "Расхождения выверки (без персональных данных)",
     )
     logger.info(
         "reconciled %s: %d rows → %d participants; open critical %d; print gate %s",

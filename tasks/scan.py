@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
 from config.settings import Settings
@@ -33,6 +32,14 @@ from tasks.adapters.scan_files import count_frames
 from tasks.adapters.scan_store import session_codes, store_records
 from tasks.adapters.submissions import mark_stage_completed, plan_stage_id, session_info
 from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.artifacts import (
+    NO_PLAN,
+    artifact_key,
+    markdown_artifact,
+    markdown_table,
+    status_ru,
+    table_artifact,
+)
 from tasks.domain.page_reading import REASONS, REJECTED, STATUSES
 from tasks.domain.scan_checks import BatchSummary, SessionCodes, check_batch, contract_frame
 from tasks.errors import ContractError, DataError
@@ -50,12 +57,6 @@ __all__ = [
     "scan_session_codes",
     "store_scan",
 ]
-
-STATUS_RU = {
-    "accepted": "принято",
-    "needs_verification": "на верификацию",
-    "rejected": "отклонено",
-}
 
 
 class ScanBatch:
@@ -77,9 +78,14 @@ def plan_scan(folder: Path, work_dir: Path, workers: int, topics: Sequence[str] 
 
 
 @task(name="recognise-scans", cache_policy=NONE)
-def recognise_scans(chunks: list[Chunk], workers: int) -> list[FileRead]:
-    """The chunks on a local process pool, a progress artifact advancing per chunk."""
-    advance = progress_counter("scan-progress", "Распознавание: готово, %", len(chunks))
+def recognise_scans(
+    chunks: list[Chunk], workers: int, plan_id: str = NO_PLAN, session: str | None = None
+) -> list[FileRead]:
+    """The chunks on a local process pool, a progress artifact advancing per chunk (keyed by
+    the plan and the session, or the folder's name for a scan outside any plan)."""
+    advance = progress_counter(
+        artifact_key("scan-progress", plan_id, session), "Распознавание: готово, %", len(chunks)
+    )
     return recognise_local(chunks, workers, advance)
 
 
@@ -134,6 +140,8 @@ def finish_scan(
     results: Path,
     quarantine: Path,
     started: float,
+    plan_id: str = NO_PLAN,
+    session_code: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, Any]]:
     """Cross-check the batch, quarantine the rejected pages' images, write the records
     (JSON lines, in file order), check the recognition contract; artifacts for the
@@ -169,7 +177,7 @@ def finish_scan(
         "results": str(results),
         "quarantine": str(quarantine),
     }
-    _artifacts(out, summary)
+    _artifacts(out, summary, plan_id, session_code)
     logger.info(
         "scanned %d pages: %s; %d missing, %d orphan",
         summary.pages,
@@ -180,28 +188,37 @@ def finish_scan(
     return records, images, out
 
 
-def _artifacts(out: dict[str, Any], summary: BatchSummary) -> None:
-    create_table_artifact(
-        key="scan-reasons",
-        table=[
+def _artifacts(
+    out: dict[str, Any], summary: BatchSummary, plan_id: str, session: str | None
+) -> None:
+    table_artifact(
+        "scan-reasons",
+        plan_id,
+        session,
+        [
             {"причина": REASONS[code][1], "код": code, "страниц": count}
             for code, count in sorted(summary.reasons.items(), key=lambda kv: -kv[1])
         ],
-        description="Распознавание: причины верификации и отклонения (без персональных данных)",
+        "Распознавание: причины верификации и отклонения (без персональных данных)",
     )
     statuses = out["statuses"]
-    create_markdown_artifact(
-        key="scan-summary",
-        markdown=(
-            f"## Распознавание\n\n"
-            f"- страниц: {out['pages']} (файлов: {out['files']}, из кэша: "
-            f"{out['files_from_cache']})\n"
-            + "".join(f"- {STATUS_RU[s]}: {statuses.get(s, 0)}\n" for s in STATUSES)
-            + f"- работ: {out['works']}, не получено страниц: {out['missing_pages']}, "
-            f"страниц без бланка регистрации: {out['orphan_pages']}\n"
-            f"- скорость: {out['pages_per_second']} стр./с\n"
-        ),
-        description="Распознавание: итог",
+    rows: list[tuple[str, Any]] = [
+        ("страниц", out["pages"]),
+        ("файлов", out["files"]),
+        ("файлов из кэша", out["files_from_cache"]),
+        *((f"страниц: {status_ru(s)}", statuses.get(s, 0)) for s in STATUSES),
+        ("работ", out["works"]),
+        ("страниц не получено", out["missing_pages"]),
+        ("страниц без бланка регистрации", out["orphan_pages"]),
+        ("страниц в секунду", out["pages_per_second"]),
+    ]
+    where = f", срок {session}" if session else ""
+    markdown_artifact(
+        "scan-summary",
+        plan_id,
+        session,
+        f"## Распознавание{where}\n\n" + markdown_table(("показатель", "значение"), rows),
+        "Распознавание: итог",
     )
 
 

@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_table_artifact,
-)
 from prefect.cache_policies import NONE
 
 from config import TOPICS_DIR
@@ -31,6 +27,13 @@ from tasks.adapters.exam_day_files import (
     write_ground_truth,
     write_protocols,
     write_room_records,
+)
+from tasks.artifacts import (
+    artifact_key,
+    markdown_artifact,
+    markdown_table,
+    table_artifact,
+    value_text,
 )
 from tasks.domain.exam_day import (
     ExamDayOptions,
@@ -110,8 +113,15 @@ def plan_exam_day(
     return ExamDayPlan(print_dir, manifest, digest, options, preset, outcomes, inks, scans)
 
 
+def _scope(plan: ExamDayPlan, plan_id: str | None) -> tuple[str, str]:
+    """(plan, session) of the artifacts' keys: without a plan id, the region's code."""
+    return plan_id or f"region-{plan.manifest.region}", plan.manifest.session
+
+
 @task(name="scan-batches", cache_policy=NONE)
-def scan_batches(plan: ExamDayPlan, work_dir: Path, workers: int | None) -> ScanRun:
+def scan_batches(
+    plan: ExamDayPlan, work_dir: Path, workers: int | None, plan_id: str | None = None
+) -> ScanRun:
     """Render, write on and scan every school's batch into `work_dir/scans/<school>/`, on a
     process pool; a progress artifact follows the schools."""
     logger = get_run_logger()
@@ -127,7 +137,11 @@ def scan_batches(plan: ExamDayPlan, work_dir: Path, workers: int | None) -> Scan
         plan.noise_seed,
     )
     (work_dir / "scans").mkdir(parents=True, exist_ok=True)
-    advance = progress_counter("exam-day-scans", "Сканирование: готово ОО, %", len(jobs))
+    advance = progress_counter(
+        artifact_key("exam-day-scans", *_scope(plan, plan_id)),
+        "Сканирование: готово ОО, %",
+        len(jobs),
+    )
     started = time.perf_counter()
     done = scan_schools(jobs, workers or os.cpu_count() or 1, advance)
     seconds = time.perf_counter() - started
@@ -143,7 +157,9 @@ def scan_batches(plan: ExamDayPlan, work_dir: Path, workers: int | None) -> Scan
 
 
 @task(name="write-exam-day", cache_policy=NONE)
-def write_exam_day(plan: ExamDayPlan, run: ScanRun, work_dir: Path, folder: Path) -> dict[str, Any]:
+def write_exam_day(
+    plan: ExamDayPlan, run: ScanRun, work_dir: Path, folder: Path, plan_id: str | None = None
+) -> dict[str, Any]:
     """Write the ground truth and the room records beside the scans, swap the run in for the
     previous one, and report counts (codes and counts only) as artifacts."""
     logger = get_run_logger()
@@ -173,9 +189,10 @@ def write_exam_day(plan: ExamDayPlan, run: ScanRun, work_dir: Path, folder: Path
     }
     per_school = Counter(p.school_code for p in plan.manifest.pages)
     missing = Counter(m["school_code"] for m in truth["missing"])
-    create_table_artifact(
-        key="exam-day-schools",
-        table=[
+    table_artifact(
+        "exam-day-schools",
+        *_scope(plan, plan_id),
+        [
             {
                 "ОО": s.school_code,
                 "страниц выдано": per_school[s.school_code],
@@ -188,12 +205,13 @@ def write_exam_day(plan: ExamDayPlan, run: ScanRun, work_dir: Path, folder: Path
             }
             for s in scanned
         ],
-        description="День экзамена: сканы по ОО (без персональных данных)",
+        "День экзамена: сканы по ОО (без персональных данных)",
     )
-    create_markdown_artifact(
-        key="exam-day-summary",
-        markdown=_markdown(summary),
-        description="День экзамена (моделирование): итог",
+    markdown_artifact(
+        "exam-day-summary",
+        *_scope(plan, plan_id),
+        _markdown(summary),
+        "День экзамена (моделирование): итог",
     )
     logger.info(
         "exam day %s written: %d present, %d absent, %d images, %d missing pages → %s",
@@ -208,18 +226,29 @@ def write_exam_day(plan: ExamDayPlan, run: ScanRun, work_dir: Path, folder: Path
 
 
 def _markdown(s: dict[str, Any]) -> str:
-    return (
-        f"## День экзамена {s['session']} (моделирование)\n\n"
-        f"| | |\n|---|---:|\n"
-        f"| комплектов | {s['kits']} |\n| явились | {s['present']} |\n"
-        f"| не явились | {s['absent']} |\n| «Не закончил» | {s['not_finished']} |\n"
-        f"| «Удален» | {s['removed']} |\n| в устной форме | {s['oral']} |\n"
-        f"| проверено экспертами | {s['graded']} |\n| зачет | {s['passed']} |\n"
-        f"| ошибки переноса отметок | {s['transcription_errors']} |\n"
-        f"| доп. бланков использовано | {s['additional_used']} |\n"
-        f"| страниц выдано | {s['pages_issued']} |\n| не доставлено | {s['pages_missing']} |\n"
-        f"| изображений | {s['images']} (дублей {s['duplicates']}, "
-        f"нечитаемых {s['unreadable']}, перевёрнуто {s['turned']}) |\n"
-        f"| файлов | {s['files']} {s['by_format']} |\n"
-        f"| скорость | {s['images_per_second']} изобр./с за {s['seconds']} с |\n"
+    formats = ", ".join(f"{name.upper()}: {n}" for name, n in sorted(s["by_format"].items()))
+    speed = f"{value_text(s['images_per_second'])} изобр./с за {value_text(s['seconds'])} с"
+    rows = [
+        ("комплектов", s["kits"]),
+        ("явились", s["present"]),
+        ("не явились", s["absent"]),
+        ("«Не закончил»", s["not_finished"]),
+        ("«Удален»", s["removed"]),
+        ("в устной форме", s["oral"]),
+        ("проверено экспертами", s["graded"]),
+        ("зачет", s["passed"]),
+        ("ошибки переноса отметок", s["transcription_errors"]),
+        ("доп. бланков использовано", s["additional_used"]),
+        ("страниц выдано", s["pages_issued"]),
+        ("не доставлено", s["pages_missing"]),
+        (
+            "изображений",
+            f"{s['images']} (дублей {s['duplicates']}, нечитаемых {s['unreadable']}, "
+            f"перевёрнуто {s['turned']})",
+        ),
+        ("файлов", f"{s['files']} ({formats})" if formats else s["files"]),
+        ("скорость", speed),
+    ]
+    return f"## День экзамена {s['session']} (моделирование)\n\n" + markdown_table(
+        ("показатель", "значение"), rows
     )

@@ -14,11 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from sqlalchemy import select
 
 from config.settings import Settings
+from tasks import progress
 from tasks.adapters.contracts import load_contract, run_contract
 from tasks.adapters.database import bootstrap
 from tasks.adapters.federal_files import verify_manifest, write_package
@@ -37,13 +37,37 @@ from tasks.adapters.upload_store import (
     upload_row,
 )
 from tasks.adapters.verify_store import queue_state
+from tasks.artifacts import markdown_artifact, markdown_table, table_artifact
 from tasks.domain.federal_package import MANIFEST, contract_frame
 from tasks.domain.federal_receipt import parse_receipt, receipt_name, simulated_receipt
+from tasks.domain.inform import OUTCOME_SHORT_RU
 from tasks.domain.plan_schedules import UPLOAD_WITHOUT_ROW
 from tasks.errors import ContractError, UploadBlocked
 from tasks.retries import transient_failure
 
-__all__ = ["await_receipt", "build_federal_package", "demo_federal_receipt", "send_package"]
+__all__ = [
+    "await_receipt",
+    "build_federal_package",
+    "check_upload_gate",
+    "demo_federal_receipt",
+    "send_package",
+]
+
+
+def _queue_open(session: str, left: int) -> str:
+    return (
+        f"очередь верификации сеанса {session}: открыто {left}; пакет для ФЦТ не формируется, "
+        "пока она не пуста"
+    )
+
+
+def check_upload_gate(settings: Settings, campaign: str, session: str) -> None:
+    """The verification queue, checked by the flow before any task runs (UploadBlocked: the
+    run ends waiting, no task fails); the build checks it again."""
+    with open_unit_of_work(settings) as uow:
+        left, closed = queue_state(uow.session, session_info(uow.session, campaign, session).id)
+    if left and not closed:
+        raise UploadBlocked(_queue_open(session, left))
 
 
 @task(name="build-federal-package", cache_policy=NONE)
@@ -56,10 +80,7 @@ def build_federal_package(
         info = session_info(uow.session, campaign, session)
         left, closed = queue_state(uow.session, info.id)
         if left and not closed:
-            raise UploadBlocked(
-                f"очередь верификации сеанса {session}: открыто {left}; пакет для ФЦТ не "
-                "формируется, пока она не пуста"
-            )
+            raise UploadBlocked(_queue_open(session, left))
         package = package_info(uow.session, info.id)
         works = package_works(uow.session, info.id)
         unattached = pages_without_work(uow.session, info.id)
@@ -70,7 +91,11 @@ def build_federal_package(
             "для ФЦТ не формируется"
         )
     built = write_package(
-        settings.out_dir / "upload" / session, package, works, workers or os.cpu_count() or 1
+        settings.out_dir / "upload" / session,
+        package,
+        works,
+        workers or os.cpu_count() or 1,
+        lambda schools: progress.bar("Пакет для ФЦТ: изображения", schools, "ОО"),
     )
     # The contract on what was written: every work's row and the images the manifest lists.
     run = run_contract(contract_frame(works, built.files), load_contract("federal_package"))
@@ -99,19 +124,30 @@ def build_federal_package(
         pages,
         built.size,
     )
-    create_markdown_artifact(
-        key="federal-package",
-        markdown=(
-            f"## Пакет для ФЦТ `{built.name}`\n\nработ: **{len(works)}**, страниц: **{pages}**, "
-            f"файлов: {summary['files']}, объём: {built.size / 1e6:.1f} МБ\n\n"
-            f"SHA-256 манифеста: `{built.manifest_sha256}`\n"
+    markdown_artifact(
+        "federal-package",
+        campaign,
+        session,
+        f"## Пакет для ФЦТ {built.name}, срок {session}\n\n"
+        + markdown_table(
+            ("показатель", "значение"),
+            [
+                ("работ", len(works)),
+                ("страниц", pages),
+                ("файлов", summary["files"]),
+                ("объём, МБ", round(built.size / 1e6, 1)),
+                ("страниц без работы (не отправляются)", unattached),
+                ("SHA-256 манифеста", built.manifest_sha256),
+            ],
         ),
-        description="Пакет результатов для ФЦТ",
+        "Пакет результатов для ФЦТ",
     )
-    create_table_artifact(
-        key="federal-package-outcomes",
-        table=[{"итог": k, "работ": v} for k, v in outcomes.items()],
-        description="Итоги работ в пакете",
+    table_artifact(
+        "federal-package-outcomes",
+        campaign,
+        session,
+        [{"итог": OUTCOME_SHORT_RU.get(k, k), "работ": v} for k, v in outcomes.items()],
+        "Итоги работ в пакете",
     )
     return summary
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from sqlalchemy import select
 
@@ -34,6 +33,7 @@ from tasks.adapters.verify_store import (
     queue_state,
     store_results,
 )
+from tasks.artifacts import markdown_artifact, markdown_table, table_artifact
 from tasks.domain.verify import OPEN_STATUSES, OUTCOMES_RU
 
 __all__ = [
@@ -183,16 +183,27 @@ def write_verified_results(
             for code, school, outcome, marks in rows
         ],
     )
-    create_table_artifact(
-        key="verified-results",
-        table=[{"результат": OUTCOMES_RU[o], "работ": n} for o, n in sorted(outcomes.items())],
-        description="Проверенные результаты: итог по видам",
+    table_artifact(
+        "verified-results",
+        campaign,
+        session,
+        [{"результат": OUTCOMES_RU[o], "работ": n} for o, n in sorted(outcomes.items())],
+        "Проверенные результаты: итог по видам",
     )
-    create_markdown_artifact(
-        key="verify-summary",
-        markdown=f"## Верификация {session}\n\nработ: {len(rows)}; "
-        f"осталось открытых элементов: {left}\n",
-        description="Верификация: итог",
+    markdown_artifact(
+        "verify-summary",
+        campaign,
+        session,
+        f"## Верификация, срок {session}\n\n"
+        + markdown_table(
+            ("показатель", "значение"),
+            [
+                ("работ с результатом", len(rows)),
+                ("полей верифицировано", readings),
+                ("осталось открытых элементов очереди", left),
+            ],
+        ),
+        "Верификация: итог",
     )
     return {
         "works": len(rows),

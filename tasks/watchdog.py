@@ -4,23 +4,25 @@ each due notice once (mail + Prefect event), list them for the coordinator."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.events import emit_event
+from prefect.runtime import flow_run
 
 from config.settings import Settings
+from tasks.adapters.automations import DEADLINE_AUTOMATION, DEADLINE_RESOURCE, automation_enabled
 from tasks.adapters.database import bootstrap
 from tasks.adapters.deadlines import completion_checks
 from tasks.adapters.mail import OutgoingMail, mailer_from_settings
-from tasks.adapters.models import Campaign, ExamSession, School
-from tasks.adapters.notifications import send_once
+from tasks.adapters.models import Campaign, ExamSession, Region, School
+from tasks.adapters.notifications import already_sent, send_once
 from tasks.adapters.submissions import mouo_directory
 from tasks.adapters.unit_of_work import UnitOfWork
+from tasks.artifacts import EMPTY, local_time_text, status_ru, table_artifact
 from tasks.domain.watchdog import DEFAULT_POLICY, Notice, NoticeKind, Policy, evaluate, notice_mail
 from tasks.errors import RegistryError
 from tasks.retries import transient_failure
@@ -33,18 +35,28 @@ KIND_RU = {
     NoticeKind.ESCALATION: "координатору",
     NoticeKind.AUTHORITY: "в орган управления",
 }
+# Who a notice goes to or who is late, as the coordinator reads it (МОУО and schools: codes).
+RECIPIENT_RU = {
+    "coordinator": "координатор РЦОИ",
+    "rcoi": "РЦОИ",
+    "authority": "орган управления образованием",
+}
+
+
+COORDINATOR = ("coordinator", "rcoi")
+AUTOMATION_GRACE = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
 class NoticeOutcome:
     notice: Notice
-    status: str  # sent | already_sent | no_address
+    status: str  # sent | already_sent | no_address | automation (handed to Prefect)
 
 
 def _recipients(
     settings: Settings, notice: Notice, mouo_emails: dict[str, tuple[str, ...]]
 ) -> tuple[str, ...]:
-    if notice.recipient == "coordinator" or notice.recipient == "rcoi":
+    if notice.recipient in COORDINATOR:
         return tuple(settings.coordinator_emails)
     if notice.recipient == "authority":
         return tuple(settings.authority_emails)
@@ -79,13 +91,23 @@ def _local(notice: Notice) -> datetime:
     return notice.due.astimezone(ZoneInfo(notice.zone))
 
 
-def _emit(notice: Notice) -> None:
-    """A Prefect event per notice sent, so that automations can act on missed deadlines."""
+def _emit(notice: Notice, plan_id: str, region: str, now: datetime) -> None:
+    """A Prefect event per notice, so that automations can act on missed deadlines: the
+    resource names plan and session (two regions share session dates), the payload carries
+    the mail as the watchdog writes it (codes and titles, no personal data)."""
+    subject, body = notice_mail(notice, now)
+    run_id = flow_run.get_id()
     emit_event(
         event=f"rcoi.deadline.{notice.kind.value}",
         resource={
-            "prefect.resource.id": f"rcoi.plan-stage.{notice.session_code}.{notice.stage_key}",
+            "prefect.resource.id": (
+                f"{DEADLINE_RESOURCE}.{plan_id}.{notice.session_code}.{notice.stage_key}"
+            ),
             "prefect.resource.name": notice.title,
+            "rcoi.plan": plan_id,
+            "rcoi.region": region,
+            "rcoi.session": notice.session_code,
+            "rcoi.stage": notice.stage_key,
         },
         related=[
             {
@@ -95,11 +117,54 @@ def _emit(notice: Notice) -> None:
         ],
         payload={
             "key": notice.key,
+            "kind": notice.kind.value,
+            "plan": plan_id,
+            "region": region,
+            "session": notice.session_code,
+            "stage": notice.stage_key,
+            "plan_stage_id": notice.plan_stage_id,
             "due": notice.due.isoformat(),
+            "due_local": f"{_local(notice):%d.%m.%Y %H:%M} ({notice.zone})",
             "recipient": notice.recipient,
             "late_parties": list(notice.parties),
+            "subject": subject,
+            "body": body,
+            "flow_run_id": str(run_id) if run_id else None,
         },
     )
+
+
+def _to_automation(notice: Notice, now: datetime, automation_on: bool) -> bool:
+    """The coordinator's escalation goes through the Prefect automation while it is enabled on
+    the server — unless it is still unsent `AUTOMATION_GRACE` after the deadline (the
+    automation did not deliver): then the watchdog mails it itself, with the same key."""
+    return automation_on and notice.recipient in COORDINATOR and now < notice.due + AUTOMATION_GRACE
+
+
+def _sent_before(settings: Settings, key: str) -> bool:
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            return already_sent(uow.session, key)
+    finally:
+        database.dispose()
+
+
+def _plan_zone(settings: Settings, campaign_code: str) -> str:
+    """The region's zone of the campaign, for a run that found no check to take it from."""
+    from sqlalchemy import select
+
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            zone = uow.session.scalars(
+                select(Region.timezone)
+                .join(Campaign, Campaign.region_code == Region.code)
+                .where(Campaign.code == campaign_code)
+            ).first()
+    finally:
+        database.dispose()
+    return zone or "UTC"
 
 
 def _session_ids(
@@ -137,6 +202,7 @@ def watch_deadlines(
     session_codes: list[str] | None = None,
     now: datetime | None = None,
     policy: Policy = DEFAULT_POLICY,
+    region: str = "",
 ) -> dict[str, Any]:
     """Evaluate every completion check at `now` (the injected clock; default: the real one)
     and send what is due. Running again at the same instant sends nothing new."""
@@ -151,7 +217,14 @@ def watch_deadlines(
         database.dispose()
     notices = evaluate(checks, moment, policy)
     outcomes: list[NoticeOutcome] = []
+    automation_on = bool(notices) and automation_enabled(DEADLINE_AUTOMATION)
     for notice in notices:
+        if _to_automation(notice, moment, automation_on):
+            unsent = not _sent_before(settings, notice.key)
+            if unsent:  # again on every run until the automation's mail is recorded
+                _emit(notice, campaign_code, region, moment)
+            outcomes.append(NoticeOutcome(notice, "automation" if unsent else "already_sent"))
+            continue
         to = _recipients(settings, notice, mouo_emails)
         if not to:
             logger.warning("no address for %s of %s: %s", notice.kind, notice.recipient, notice.key)
@@ -159,27 +232,26 @@ def watch_deadlines(
             continue
         sent = send_notice(settings, notice, to, moment)
         if sent:
-            _emit(notice)
+            _emit(notice, campaign_code, region, moment)
         outcomes.append(NoticeOutcome(notice, "sent" if sent else "already_sent"))
-    create_table_artifact(
-        key="watchdog-notices",
-        table=[
+    zone = next((c.zone for c in checks), None) or _plan_zone(settings, campaign_code)
+    table_artifact(
+        "watchdog-notices",
+        campaign_code,
+        session_codes[0] if session_codes and len(session_codes) == 1 else None,
+        [
             {
                 "вид": KIND_RU[o.notice.kind],
                 "этап": o.notice.title,
-                "срок": f"{o.notice.session_code}",
-                "крайний срок": f"{_local(o.notice):%d.%m.%Y %H:%M}",
-                "кому": o.notice.recipient,
-                "нарушили": ", ".join(o.notice.parties),
-                "состояние": {
-                    "sent": "отправлено",
-                    "already_sent": "уже отправлялось",
-                    "no_address": "нет адреса",
-                }[o.status],
+                "срок": o.notice.session_code,
+                "крайний срок": local_time_text(o.notice.due, o.notice.zone, deadline=True),
+                "кому": RECIPIENT_RU.get(o.notice.recipient, o.notice.recipient),
+                "нарушили": ", ".join(RECIPIENT_RU.get(p, p) for p in o.notice.parties) or EMPTY,
+                "состояние": status_ru(o.status),
             }
             for o in outcomes
         ],
-        description=f"Контроль сроков на {moment:%d.%m.%Y %H:%M} UTC",
+        f"Контроль сроков на {local_time_text(moment, zone)}",
     )
     sent_now = [o for o in outcomes if o.status == "sent"]
     logger.info(

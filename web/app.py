@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from config.settings import Settings
 from tasks.adapters.database import bootstrap
+from web.alerts import alert_routes
 from web.lookup import ack_routes, lookup_routes, public_site
 from web.verify import PREFIX, verify_routes, verify_site
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
             *verify_routes(verify),
             *lookup_routes(public),
             *ack_routes(public),
+            *alert_routes(settings, database),
             Route("/", _home, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -193,9 +194,11 @@ def _build_school(jobs: tuple[PackageJob, ...]) -> list[tuple[str, int]]:
     return done
 
 
-def build_packages(jobs: Sequence[PackageJob], workers: int) -> Mapping[str, int]:
+def build_packages(
+    jobs: Sequence[PackageJob], workers: int, progress: Callable[[Any], None] | None = None
+) -> Mapping[str, int]:
     """Every expert's package, one school per process on `workers` processes: expert code →
-    PDF size in bytes."""
+    PDF size in bytes. `progress` is called as each school is done (in this process)."""
     by_school: dict[str, list[PackageJob]] = {}
     for job in jobs:
         by_school.setdefault(job.school_code, []).append(job)
@@ -204,5 +207,6 @@ def build_packages(jobs: Sequence[PackageJob], workers: int) -> Mapping[str, int
         [tuple(group) for group in by_school.values()],
         lambda group: sum(len(w[3]) for job in group for w in job.works),
         workers,
+        progress,
     )
     return dict(pair for school in done for pair in school)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -106,10 +107,15 @@ def _write_school(job: tuple[Path, ImageJob]) -> list[str]:
 
 
 def write_package(
-    root: Path, info: PackageInfo, works: Sequence[PackageWork], workers: int
+    root: Path,
+    info: PackageInfo,
+    works: Sequence[PackageWork],
+    workers: int,
+    progress: Callable[[int], Callable[[Any], None]] | None = None,
 ) -> BuiltPackage:
     """The package under `root/<name>/`: CSVs, the TIFFs not yet there (one school per process
-    on `workers` processes), stale files removed, then the manifest."""
+    on `workers` processes), stale files removed, then the manifest. `progress(schools)`
+    gives the callback called as each school's images are written (in this process)."""
     results = results_csv(info, works)
     pages = pages_csv(works)
     name = package_name(info, results, pages)
@@ -131,7 +137,11 @@ def write_package(
     unreadable = sorted(
         page
         for school in run_per_school(
-            _write_school, jobs, lambda job: sum(len(p) for _, p in job[1].images), workers
+            _write_school,
+            jobs,
+            lambda job: sum(len(p) for _, p in job[1].images),
+            workers,
+            progress(len(jobs)) if progress else None,
         )
         for page in school
     )

@@ -16,7 +16,14 @@ from tasks.domain.calendar import ProductionCalendar
 from tasks.domain.plan import Plan, PlanProblem, Severity, check_plan
 from tasks.errors import ConfigError, PlanError
 
-__all__ = ["PlanReport", "inspect_plan", "load_calendar", "load_plan", "resolve_plan_path"]
+__all__ = [
+    "PlanReport",
+    "inspect_plan",
+    "load_calendar",
+    "load_plan",
+    "plan_zone",
+    "resolve_plan_path",
+]
 
 
 class _PlainLoader(yaml.SafeLoader):
@@ -38,19 +45,71 @@ for _digit in "0123456789":
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"cannot read {path}: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise PlanError(f"нет файла {path}") from exc
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"файл {path} не в кодировке UTF-8") from exc
+    except OSError as exc:
+        raise PlanError(f"файл {path} не читается: {exc.strerror or exc}") from exc
     try:
         return yaml.load(text, Loader=_PlainLoader)
     except yaml.YAMLError as exc:
-        raise PlanError(f"{path}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (строка {mark.line + 1}, столбец {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PlanError(f"{path}: ошибка синтаксиса YAML{where}: {problem}") from exc
+
+
+# Pydantic's messages by error type, as the coordinator reads them in `rcoi plan check`.
+_SCHEMA_MESSAGES = {
+    "missing": "нет обязательного поля",
+    "extra_forbidden": "лишнее поле (нет в схеме плана)",
+    "string_type": "ожидается строка",
+    "int_type": "ожидается целое число",
+    "int_parsing": "ожидается целое число",
+    "int_from_float": "ожидается целое число",
+    "float_type": "ожидается число",
+    "float_parsing": "ожидается число",
+    "bool_type": "ожидается true или false",
+    "bool_parsing": "ожидается true или false",
+    "list_type": "ожидается список",
+    "dict_type": "ожидается словарь",
+    "model_type": "ожидается словарь",
+    "model_attributes_type": "ожидается словарь",
+    "date_type": "ожидается дата ГГГГ-ММ-ДД",
+    "date_parsing": "ожидается дата ГГГГ-ММ-ДД",
+    "date_from_datetime_parsing": "ожидается дата ГГГГ-ММ-ДД",
+    "date_from_datetime_inexact": "ожидается дата ГГГГ-ММ-ДД без времени",
+    "time_type": "ожидается время ЧЧ:ММ",
+    "time_parsing": "ожидается время ЧЧ:ММ",
+    "union_tag_not_found": "не указан вид (kind)",
+}
+
+
+def _schema_item(item: Any) -> str:
+    kind, context = item["type"], item.get("ctx") or {}
+    if kind in _SCHEMA_MESSAGES:
+        return _SCHEMA_MESSAGES[kind]
+    if kind == "literal_error":
+        return f"недопустимое значение {item.get('input')!r}: ожидается {context.get('expected')}"
+    if kind == "union_tag_invalid":
+        return f"неизвестный вид {context.get('tag')!r}: ожидается {context.get('expected_tags')}"
+    if kind == "string_pattern_mismatch":
+        return f"значение {item.get('input')!r} не подходит под шаблон {context.get('pattern')}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign = {"greater_than_equal": "≥", "greater_than": ">", "less_than_equal": "≤"}
+        bound = next(iter(context.values()), "")
+        return f"значение должно быть {sign.get(kind, '<')} {bound}"
+    if kind == "value_error":  # the plan model's own rules, written in Russian
+        return str(context.get("error") or item["msg"])
+    return str(item["msg"])
 
 
 def _schema_message(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"])
-        lines.append(f"{where}: {item['msg']}")
+        lines.append(f"{where or 'план'}: {_schema_item(item)}")
     return "; ".join(lines)
 
 
@@ -60,7 +119,7 @@ def load_plan(path: Path) -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
-        raise PlanError(f"{path}: schema: {_schema_message(exc)}") from exc
+        raise PlanError(f"{path}: не по схеме плана: {_schema_message(exc)}") from exc
 
 
 def load_calendar(name: str = "ru", directory: Path = CALENDARS_DIR) -> ProductionCalendar:
@@ -79,7 +138,7 @@ def load_calendar(name: str = "ru", directory: Path = CALENDARS_DIR) -> Producti
             ),
         )
     except (PlanError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"production calendar {path} is unreadable: {exc}") from exc
+        raise ConfigError(f"производственный календарь {path} не читается: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +168,16 @@ def inspect_plan(path: Path) -> PlanReport:
     return PlanReport(path, plan, extra + check_plan(plan, calendar))
 
 
+def plan_zone(name_or_path: str) -> str | None:
+    """The region's zone of a plan (an id or a path), or None when it cannot be read."""
+    if not name_or_path:
+        return None
+    try:
+        return load_plan(resolve_plan_path(name_or_path)).region.timezone
+    except (PlanError, ConfigError):
+        return None
+
+
 def resolve_plan_path(name_or_path: str) -> Path:
     """A plan file from a path, or from the id of a shipped plan ('kemerovo-2017-essay')."""
     path = Path(name_or_path)
@@ -118,4 +187,4 @@ def resolve_plan_path(name_or_path: str) -> Path:
     if shipped.exists():
         return shipped
     known = ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.yaml")))
-    raise PlanError(f"no plan {name_or_path!r}: give a path or one of {known}")
+    raise PlanError(f"нет плана «{name_or_path}»: укажите путь к YAML или один из: {known}")

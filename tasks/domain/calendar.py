@@ -25,7 +25,9 @@ class ProductionCalendar:
 
     def is_working_day(self, day: date) -> bool:
         if not self.covers(day):
-            raise PlanError(f"production calendar {self.name!r} has no data for {day.year}")
+            raise PlanError(
+                f"в производственном календаре {self.name!r} нет данных за {day.year} год"
+            )
         if day in self.workdays:
             return True
         return day.weekday() < 5 and day not in self.holidays

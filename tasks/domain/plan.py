@@ -82,11 +82,13 @@ class DateRef(_Strict):
     @model_validator(mode="after")
     def _one_anchor(self) -> DateRef:
         if (self.date is None) == (self.offset is None):
-            raise ValueError("give exactly one of 'date' and 'offset'")
+            raise ValueError("укажите ровно одно из 'date' и 'offset'")
         if self.days == "working" and self.offset is None:
-            raise ValueError("'days: working' needs an 'offset'")
+            raise ValueError("'days: working' задаётся только вместе с 'offset'")
         if self.time is not None and self.time.tzinfo is not None:
-            raise ValueError("a time carries no offset: the stage's zone gives it")
+            raise ValueError(
+                "у времени не указывается смещение от UTC: его задаёт часовой пояс этапа"
+            )
         return self
 
 
@@ -106,7 +108,7 @@ class Exact(_Strict):
     @model_validator(mode="after")
     def _needs_time(self) -> Exact:
         if self.at.time is None:
-            raise ValueError("an exact trigger needs a time of day")
+            raise ValueError("для вида exact нужно время суток (time)")
         return self
 
 
@@ -153,7 +155,9 @@ class Recurring(_Strict):
     @model_validator(mode="after")
     def _weekday(self) -> Recurring:
         if self.every == "week" and self.day > 7:
-            raise ValueError("a weekly item needs 'day' as an ISO weekday, 1 (Monday) to 7")
+            raise ValueError(
+                "у еженедельного пункта 'day' — день недели ISO, от 1 (понедельник) до 7"
+            )
         return self
 
 
@@ -219,7 +223,7 @@ class Plan(_Strict):
         for session in self.sessions:
             if session.id == session_id:
                 return session
-        raise PlanError(f"plan {self.id!r} has no session {session_id!r}")
+        raise PlanError(f"в плане {self.id} нет срока {session_id}")
 
     def session_ordinal(self, session_id: str) -> int:
         """1 for the first exam session of the plan, 2 for the next, ..."""
@@ -271,12 +275,12 @@ def _day(ref: DateRef, ctx: _Context) -> date:
     if ref.date is not None:
         return ref.date
     if ctx.exam_date is None:
-        raise PlanError("an offset from the exam day needs a session with an exam date")
+        raise PlanError("смещение от дня экзамена требует срока с датой экзамена")
     assert ref.offset is not None
     if ref.days == "calendar":
         return ctx.exam_date + timedelta(days=ref.offset)
     if ctx.calendar is None:
-        raise PlanError("working-day offsets need a production calendar")
+        raise PlanError("смещение в рабочих днях требует производственного календаря")
     return ctx.calendar.add_working_days(ctx.exam_date, ref.offset)
 
 
@@ -322,11 +326,11 @@ def _days_in_month(day: date) -> int:
 
 def _zone(name: str | None, what: str) -> ZoneInfo:
     if not name:
-        raise PlanError(f"{what}: no IANA time zone given")
+        raise PlanError(f"{what}: не указан часовой пояс (IANA, например Asia/Novokuznetsk)")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Asia' is a folder
-        raise PlanError(f"{what}: unknown IANA time zone {name!r}") from None
+        raise PlanError(f"{what}: неизвестный часовой пояс IANA «{name}»") from None
 
 
 def _resolve_stage(
@@ -334,7 +338,7 @@ def _resolve_stage(
 ) -> ResolvedStage:
     zone_name = stage.zone or plan.region.timezone
     ctx = _Context(
-        session.exam_date if session else None, _zone(zone_name, f"stage {stage.id}"), calendar
+        session.exam_date if session else None, _zone(zone_name, f"этап {stage.id}"), calendar
     )
     spec = stage.overrides.get(session.id, stage.time) if session else stage.time
     start: datetime | None = None
@@ -408,7 +412,7 @@ def resolve_plan(
     elif not plan.sessions:
         session = None
     else:
-        raise PlanError(f"plan {plan.id!r} has {len(plan.sessions)} sessions: name one")
+        raise PlanError(f"в плане {plan.id} сроков: {len(plan.sessions)}; укажите один")
     return [
         _resolve_stage(stage, session, plan, calendar)
         for stage in plan.stages

@@ -23,8 +23,12 @@ __all__ = [
     "SCHEDULED_STAGES",
     "UPLOAD_WITHOUT_ROW",
     "StageRun",
+    "once_rrule_text",
     "rrule_text",
+    "run_count",
+    "schedule_text",
     "stage_runs",
+    "zone_label",
 ]
 
 # How often a stage runs again inside its window (the watchdog has its own 15 minutes).
@@ -97,16 +101,72 @@ def stage_runs(plan_id: str, session_id: str, resolved: Sequence[ResolvedStage])
     ]
 
 
+def _frequency(every: timedelta) -> str:
+    """FREQ and INTERVAL in the largest whole unit: «FREQ=HOURLY;INTERVAL=6» reads better in
+    the UI than 360 minutes."""
+    minutes = max(1, int(every.total_seconds() // 60))
+    for unit, size in (("DAILY", 1440), ("HOURLY", 60)):
+        if minutes % size == 0:
+            return f"FREQ={unit};INTERVAL={minutes // size}"
+    return f"FREQ=MINUTELY;INTERVAL={minutes}"
+
+
+def run_count(run: StageRun) -> int:
+    """How many runs fit in the window: from `start`, every `every`, strictly before `until`.
+    (The regions' zones have no daylight-saving shifts since 2014, so wall-clock and absolute
+    steps agree.)"""
+    if run.until <= run.start:
+        return 0
+    return (run.until - run.start - timedelta(microseconds=1)) // run.every + 1
+
+
 def rrule_text(run: StageRun) -> str:
-    """The recurrence as Prefect's RRule schedule takes it: DTSTART and UNTIL as floating
-    local times, the schedule's `timezone` naming the zone, the cadence in minutes. (Prefect
-    3.8 relabels a UTC UNTIL as local time without converting it, which would end the runs
-    hours early east of Greenwich.)"""
-    zone = ZoneInfo(run.zone)
-    local = run.start.astimezone(zone)
-    last = (run.until - timedelta(seconds=1)).astimezone(zone)  # the end is exclusive
-    minutes = max(1, int(run.every.total_seconds() // 60))
+    """The recurrence as Prefect's RRule schedule takes it and its UI shows it: DTSTART in local
+    time with its zone named (TZID), a COUNT of runs rather than an UNTIL (RFC 5545 wants a UTC
+    UNTIL with a zoned DTSTART, and Prefect relabels a UTC UNTIL as local time, which ended
+    every window hours early east of Greenwich)."""
+    local = run.start.astimezone(ZoneInfo(run.zone))
     return (
-        f"DTSTART:{local:%Y%m%dT%H%M%S}\n"
-        f"RRULE:FREQ=MINUTELY;INTERVAL={minutes};UNTIL={last:%Y%m%dT%H%M%S}"
+        f"DTSTART;TZID={run.zone}:{local:%Y%m%dT%H%M%S}\n"
+        f"RRULE:{_frequency(run.every)};COUNT={run_count(run)}"
+    )
+
+
+def once_rrule_text(moment: datetime, zone: str) -> str:
+    """A one-off schedule: `moment` in `zone`, once, never again (the topics' 09:45)."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"DTSTART;TZID={zone}:{local:%Y%m%dT%H%M%S}\nRRULE:FREQ=DAILY;COUNT=1"
+
+
+def _every_ru(every: timedelta) -> str:
+    hours = every.total_seconds() / 3600
+    if hours == 1:
+        return "каждый час"
+    if hours == 24:
+        return "раз в сутки"
+    if hours.is_integer():
+        return f"каждые {int(hours)} ч"
+    return f"каждые {int(every.total_seconds() // 60)} мин"
+
+
+def zone_label(moment: datetime, zone: str) -> str:
+    """«Asia/Novokuznetsk, UTC+07:00» for the offset the zone has at `moment`."""
+    offset = moment.astimezone(ZoneInfo(zone)).strftime("%z")
+    return f"{zone}, UTC{offset[:3]}:{offset[3:]}"
+
+
+def schedule_text(run: StageRun) -> str:
+    """The runs in Russian, local time with the zone: «с 06.12.2017 10:00 до 12.12.2017 24:00
+    каждый час, 158 запусков (Asia/Novokuznetsk, UTC+07:00)»."""
+    zone = ZoneInfo(run.zone)
+    start = run.start.astimezone(zone)
+    until = run.until.astimezone(zone)
+    end = (
+        f"{until - timedelta(days=1):%d.%m.%Y} 24:00"
+        if (until.hour, until.minute) == (0, 0)
+        else f"{until:%d.%m.%Y %H:%M}"
+    )
+    return (
+        f"с {start:%d.%m.%Y %H:%M} до {end} {_every_ru(run.every)}, запусков: {run_count(run)} "
+        f"({zone_label(run.start, run.zone)})"
     )

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tasks.domain.artifacts import EMPTY, local_time_text, markdown_table, status_ru, value_text
 from tasks.domain.identifiers import parse_topic_number
 from tasks.domain.plan import ResolvedStage, StageKind
 from tasks.errors import DataError, InvalidIdentifier, PlanError, PublishError
@@ -421,32 +422,36 @@ def failure_mail(session_id: str, plan_id: str, reason: str) -> tuple[str, str]:
 
 # --- the coordinator's summary -----------------------------------------------------------------
 
-_STATUS_RU = {
-    "published": "опубликовано",
-    "already_published": "уже опубликовано ранее",
-    "too_early": "рано: ничего не сделано",
-    "partial": "опубликовано не для всех поясов",
-}
+
+def _instant_text(value: str | None, zone: str, seconds: bool = False) -> str:
+    """An ISO instant of the run's summary in `zone`, the zone named."""
+    return local_time_text(datetime.fromisoformat(value), zone, seconds=seconds) if value else EMPTY
 
 
 def publication_markdown(summary: Mapping[str, Any], zones: Sequence[Mapping[str, Any]]) -> str:
-    """The run's artifact: counts only (no address, no person)."""
-    lines = [
-        f"# Публикация тем: срок {summary['session']}",
-        "",
-        f"Состояние: **{_STATUS_RU.get(summary['status'], summary['status'])}**. "
-        f"Тем: {summary.get('topics') or '—'}; опубликовано: {summary.get('published_at') or '—'}; "
-        f"опоздание: {summary.get('lateness_s', '—')} с.",
-        "",
-        "| пояс | время публикации | отправлено | уже отправлялось | без адреса | ошибки |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for zone in zones:
-        lines.append(
-            f"| {zone['zone']} | {zone['release_at']} | {zone.get('sent', 0)} | "
-            f"{zone.get('already_sent', 0)} | {zone.get('no_address', 0)} | "
-            f"{zone.get('failed', 0)} |"
+    """The run's artifact: counts only (no address, no person); instants in local time with
+    their zone named."""
+    published = _instant_text(summary.get("published_at"), summary.get("zone") or "UTC", True)
+    text = (
+        f"# Публикация тем: срок {summary['session']}\n\n"
+        f"Состояние: **{status_ru(summary['status'])}**. "
+        f"Тем: {summary.get('topics') or EMPTY}; опубликовано: {published}; "
+        f"опоздание: {value_text(summary.get('lateness_s'))} с.\n\n"
+        + markdown_table(
+            ("пояс", "время публикации", "отправлено", "уже отправлялось", "без адреса", "ошибки"),
+            [
+                (
+                    zone["zone"],
+                    _instant_text(zone.get("release_at"), zone["zone"]),
+                    zone.get("sent", 0),
+                    zone.get("already_sent", 0),
+                    zone.get("no_address", 0),
+                    zone.get("failed", 0),
+                )
+                for zone in zones
+            ],
         )
+    )
     if summary.get("sha256"):
-        lines += ["", f"SHA-256 topics.json: `{summary['sha256']}`"]
-    return "\n".join(lines) + "\n"
+        text += f"\nSHA-256 topics.json: `{summary['sha256']}`\n"
+    return text

@@ -7,9 +7,26 @@ from typing import Any
 
 import xlsxwriter
 
-__all__ = ["discrepancy_workbook", "mouo_mail", "regional_markdown"]
+from tasks.domain.artifacts import markdown_table, status_ru
+
+__all__ = ["KIND_RU", "discrepancy_workbook", "mouo_mail", "regional_markdown"]
 
 SEVERITY_RU = {"critical": "критическое", "warning": "предупреждение"}
+# The kinds of tasks.domain.reconcile, as the coordinator reads them in the artifacts.
+KIND_RU = {
+    "duplicate_snils": "один СНИЛС зарегистрирован несколько раз",
+    "conflicting_snils": "один СНИЛС у разных людей",
+    "duplicate_document": "один документ у разных СНИЛС",
+    "duplicate_person": "возможно, один человек под разными СНИЛС",
+    "document_taken": "документ уже в РБД за другим СНИЛС",
+    "attempts_exceeded": "превышено число попыток",
+    "already_passed": "«зачет» уже получен в этом году",
+    "graduate_rewrite": "выпускник прошлых лет пишет повторно",
+    "attempt_mismatch": "номер попытки расходится с историей",
+    "school_count": "число участников ОО расходится с планом",
+    "room_capacity": "не хватает мест в аудиториях",
+    "no_submission": "МОУО не прислало сведения",
+}
 STATUS_RU = {
     "open": "открыто",
     "resolved": "устранено",
@@ -77,21 +94,22 @@ def mouo_mail(
 def regional_markdown(
     session_code: str, summary: dict[str, Any], discrepancies: list[dict[str, Any]]
 ) -> str:
+    """The coordinator's artifact: the print gate and the open discrepancies by kind."""
     gate = "разрешена" if summary["print_gate"] == "open" else "заблокирована"
-    lines = [
-        f"# Выверка РБД, срок {session_code}",
-        "",
-        f"Строк принято от МОУО: {summary['rows']}; участников в сводной базе: "
-        f"{summary['participants']}. Печать комплектов: **{gate}**.",
-        "",
-        "| вид | важность | открыто |",
-        "| --- | --- | --- |",
-    ]
     counts: dict[tuple[str, str], int] = {}
     for item in discrepancies:
         if item["status"] == "open":
             key = (item["kind"], item["severity"])
             counts[key] = counts.get(key, 0) + 1
-    for (kind, severity), count in sorted(counts.items()):
-        lines.append(f"| {kind} | {SEVERITY_RU.get(severity, severity)} | {count} |")
-    return "\n".join(lines) + "\n"
+    return (
+        f"# Выверка РБД, срок {session_code}\n\n"
+        f"Строк принято от МОУО: {summary['rows']}; участников в сводной базе: "
+        f"{summary['participants']}. Печать комплектов: **{gate}**.\n\n"
+        + markdown_table(
+            ("вид", "важность", "открыто"),
+            [
+                (KIND_RU.get(kind, kind), status_ru(severity), count)
+                for (kind, severity), count in sorted(counts.items())
+            ],
+        )
+    )

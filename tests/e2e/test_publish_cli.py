@@ -36,7 +36,7 @@ def test_a_naive_instant_or_an_unknown_session_is_refused_before_anything_runs(
     assert "часовой пояс" in result.stderr
     unknown = rcoi("run", "publish", "--session", "2019-12-04", "--out", str(tmp_path))
     assert unknown.returncode == 2
-    assert "no session '2019-12-04'" in unknown.stderr
+    assert "нет срока 2019-12-04" in unknown.stderr
     assert not (tmp_path / "outbox").exists()  # an operator's typo alerts nobody
 
 

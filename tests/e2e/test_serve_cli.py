@@ -75,7 +75,9 @@ def test_a_served_stage_starts_by_itself_at_its_local_time_and_completes(tmp_pat
             cwd=ROOT,
         )
         with running(serving):
-            run = wait_for_run(server.api_url, "plan-stage/collect", timeout_s=330, service=serving)
+            run = wait_for_run(
+                server.api_url, "plan-stage/test-serve-plan · s1 · 01 collect", 330, serving
+            )
             log = serving.log_tail(80)
     assert run["state"]["type"] == "COMPLETED", f"{run['state'].get('message')}\n{log}"
     expected = datetime.fromisoformat(run["expected_start_time"].replace("Z", "+00:00"))
@@ -86,13 +88,15 @@ def test_a_served_stage_starts_by_itself_at_its_local_time_and_completes(tmp_pat
         "plan": str(plan.resolve()),  # not a shipped plan: runs find it by its path
         "session": "s1",
     }
+    assert run["name"] == "collect · 42 · s1"  # the run says what it is
+    assert {"plan:test-serve-plan", "region:42", "session:s1", "stage:collect"} <= set(run["tags"])
     engine = create_engine(f"sqlite:///{out / 'rcoi.sqlite'}")
     with engine.connect() as connection:  # the key was taken and given back
         assert connection.execute(select(func.count()).select_from(StageLock)).scalar_one() == 0
     engine.dispose()
 
 
-def wait_for_run(api: str, deployment: str, timeout_s: float, service: object) -> dict:
+def wait_for_run(api: str, deployment: str, timeout_s: float, service: object) -> dict:  # type: ignore[type-arg]
     """The first finished flow run of the deployment."""
     flow_name, name = deployment.split("/")
     deadline = time.monotonic() + timeout_s

@@ -29,6 +29,7 @@ from tasks.adapters.models import (
 from tasks.adapters.unit_of_work import UnitOfWork
 from tasks.domain.identifiers import is_valid_work_code
 from tasks.errors import PrintBlocked
+from tasks.print_kits import check_print_gate
 from tests.conftest import postgres_database
 
 pytestmark = pytest.mark.flows
@@ -150,8 +151,13 @@ def test_printing_is_refused_while_a_critical_discrepancy_is_open(tmp_path: Path
         works_before = len(uow.session.scalars(select(Work.id)).all())
         uow.commit()
     before = _hashes(tmp_path)
+    state = print_kits(out=str(tmp_path), session=SESSION, return_state=True)
+    # the run waits for the coordinator: «Ожидание» (Completed) with the reason, never Failed
+    assert (state.type.value, state.name) == ("COMPLETED", "Ожидание")
+    assert "открытых критических расхождений выверки — 1" in (state.message or "")
+    assert state.result() == {"status": "waiting", "reason": state.message}
     with pytest.raises(PrintBlocked, match="открытых критических расхождений выверки — 1"):
-        print_kits(out=str(tmp_path), session=SESSION)
+        check_print_gate(Settings(out_dir=tmp_path), "kemerovo-2017-essay", SESSION)
     with UnitOfWork(database.session_factory) as uow:
         assert len(uow.session.scalars(select(Work.id)).all()) == works_before
     database.dispose()

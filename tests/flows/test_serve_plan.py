@@ -1,6 +1,7 @@
-"""`rcoi serve --plan` on a Prefect server: one deployment per stage with a schedule per plan
-and session in the region's zone, the stage guard (a second run at once does nothing, a stage
-that waits for people alerts instead of failing), the automations and the notify flow."""
+"""The plans' deployments on a Prefect server (`rcoi deploy`, `rcoi serve`): one per plan,
+session and stage, named in plan order, on a work pool; the stage guard (a second run at once
+does nothing; a stage that waits for people ends «Ожидание», alerts once, never Failed); the
+automations with their webhook. tests/e2e/test_alerts.py makes them fire on a real server."""
 
 from __future__ import annotations
 
@@ -8,14 +9,25 @@ import email
 from pathlib import Path
 
 import pytest
-from prefect import flow, get_client
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterTags,
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+)
 from prefect.logging import disable_run_logger
 
 from config.settings import Settings
-from flows.deployments import plan_deployments
-from flows.notify import notify_coordinator
+from flows.deployments import apply_deployments, plan_deployments
 from flows.plan_stage import plan_stage
-from tasks.adapters.automations import apply_automations, build_automations, read_declarations
+from tasks.adapters.automations import (
+    apply_automations,
+    automation_enabled,
+    build_automations,
+    read_declarations,
+    save_webhook,
+)
 from tasks.adapters.models import VerificationItem
 from tasks.adapters.plan_files import load_plan, resolve_plan_path
 from tasks.adapters.stage_locks import acquire, holder_of
@@ -38,31 +50,54 @@ def subject(message: email.message.Message) -> str:
     return str(email.header.make_header(email.header.decode_header(message["Subject"])))
 
 
-def test_every_stage_is_a_deployment_with_a_schedule_per_region_and_session(tmp_path: Path) -> None:
+def test_every_stage_of_every_session_is_a_deployment_named_in_plan_order(tmp_path: Path) -> None:
     plans = [load_plan(resolve_plan_path(p)) for p in PLANS]
-    for deployment in plan_deployments(plans, str(tmp_path)):
-        deployment.apply()
+    applied = apply_deployments(
+        plan_deployments(plans, str(tmp_path), pool="rcoi-test"), "rcoi-test", list(PLANS)
+    )
     with get_client(sync_client=True) as client:
-        grade = client.read_deployment_by_name("plan-stage/grade")
-        schedules = {s.slug: s for s in grade.schedules}
-        watchdog = client.read_deployment_by_name("watchdog/watchdog")
-        publish = client.read_deployment_by_name("publish/publish")
-    sessions = sum(len(p.sessions) for p in plans)
-    assert len(schedules) == sessions
-    kemerovo = schedules["grade-kemerovo-2017-essay-2017-12-06"]
-    assert kemerovo.schedule.timezone == "Asia/Novokuznetsk"
-    assert kemerovo.schedule.rrule.startswith("DTSTART:20171206T100000\n")  # local, 10:00
-    assert kemerovo.parameters == {"plan": "kemerovo-2017-essay", "session": "2017-12-06"}
-    assert schedules["grade-kalmykia-2017-essay-2017-12-06"].schedule.timezone == "Europe/Moscow"
-    assert grade.parameters == {"stage": "grade", "out": str(tmp_path)}
-    assert "rcoi" in grade.tags
+        grade = client.read_deployment_by_name(
+            "plan-stage/kemerovo-2017-essay · 2017-12-06 · 06 grade"
+        )
+        watchdog = client.read_deployment_by_name("watchdog/kalmykia-2017-essay · 00 watchdog")
+        publish = client.read_deployment_by_name(
+            "publish/kemerovo-2017-essay · 2018-02-07 · 04 publish"
+        )
+        pool = client.read_work_pool("rcoi-test")
+    assert pool.type == "process"
+    [schedule] = grade.schedules
+    assert schedule.slug == "grade-kemerovo-2017-essay-2017-12-06"
+    assert schedule.schedule.timezone == "Asia/Novokuznetsk"
+    assert schedule.schedule.rrule.startswith("DTSTART;TZID=Asia/Novokuznetsk:20171206T100000\n")
+    assert grade.parameters == {
+        "stage": "grade",
+        "plan": "kemerovo-2017-essay",
+        "session": "2017-12-06",
+        "out": str(tmp_path),
+    }
+    assert set(grade.tags) >= {"rcoi", "plan:kemerovo-2017-essay", "region:42", "stage:grade"}
+    assert grade.work_pool_name == "rcoi-test"
     # by module path: a file path would put flows/ first on sys.path (flows/copy.py vs copy)
     assert grade.entrypoint == "flows.plan_stage.plan_stage"
     assert watchdog.entrypoint == "flows.watchdog.watchdog"
     assert publish.entrypoint == "flows.publish.publish"
-    assert {s.slug for s in watchdog.schedules} == {f"watchdog-{p}" for p in PLANS}
-    assert "rcoi" in publish.tags
-    assert len(publish.schedules) == sessions
+    assert publish.schedules[0].schedule.rrule.endswith("RRULE:FREQ=DAILY;COUNT=1")
+    assert applied["removed"] == 0
+    # a session taken out of the plan: its deployments go on the next deploy
+    shorter = plans[0].model_copy(update={"sessions": plans[0].sessions[:1]})
+    again = apply_deployments(
+        plan_deployments([shorter], str(tmp_path), pool="rcoi-test"),
+        "rcoi-test",
+        [shorter.id],
+    )
+    assert again["removed"] > 0
+    with get_client(sync_client=True) as client:
+        left = client.read_deployments(
+            deployment_filter=DeploymentFilter(
+                tags=DeploymentFilterTags(all_=["plan:kemerovo-2017-essay"])
+            )
+        )
+    assert {d.name.split(" · ")[1] for d in left if " · 20" in d.name} == {"2017-12-06"}
 
 
 def stored(out: Path) -> Settings:
@@ -98,28 +133,45 @@ def test_a_stage_that_waits_for_people_alerts_once_and_ends_waiting_not_failed(
         )
         uow.commit()
     for _ in range(2):
-        result = plan_stage(stage="upload", plan=PLANS[0], session="2017-12-06", out=str(tmp_path))
+        state = plan_stage(
+            stage="upload",
+            plan=PLANS[0],
+            session="2017-12-06",
+            out=str(tmp_path),
+            return_state=True,
+        )
+        assert (state.type.value, state.name) == ("COMPLETED", "Ожидание")
+        assert "очередь верификации" in (state.message or "")
+        result = state.result()
         assert result["status"] == "waiting"
-        assert "очередь верификации" in result["reason"]
     alerts = [m for m in outbox(tmp_path) if "ожидает" in subject(m)]
     assert len(alerts) == 1  # once a day per stage and reason
     with open_unit_of_work(settings) as uow:
         assert holder_of(uow.session, info.id, "upload") is None  # the key was given back
+    with get_client(sync_client=True) as client:
+        parent = client.read_flow_run(state.state_details.flow_run_id)
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+            )
+        )
+    # the run and its stage subflow say what they are, and neither is a red Failed
+    assert parent.name == "upload · 42 · 2017-12-06"
+    assert {"plan:kemerovo-2017-essay", "region:42", "session:2017-12-06", "stage:upload"} <= set(
+        parent.tags
+    )
+    [child] = children
+    assert child.name == "upload · 42 · 2017-12-06"
+    assert child.state is not None
+    assert (child.state.type.value, child.state.name) == ("COMPLETED", "Ожидание")
+    assert "stage:upload" in child.tags
 
 
-@flow(name="stage-that-fails")
-def _failing() -> None:
-    raise RuntimeError("boom")
-
-
-def test_the_automations_are_applied_by_name_and_the_notify_flow_mails_the_coordinator(
-    tmp_path: Path,
-) -> None:
-    deployment = notify_coordinator.to_deployment(name="notify", parameters={"out": str(tmp_path)})
-    deployment_id = deployment.apply()
+def test_the_automations_are_applied_by_name_and_call_the_alert_webhook(tmp_path: Path) -> None:
+    webhook = save_webhook("http://127.0.0.1:9/prefect/alerts", "secret-token")
     declared = read_declarations()
-    first = apply_automations(build_automations(declared, deployment_id, str(tmp_path)))
-    again = apply_automations(build_automations(declared, deployment_id, str(tmp_path)))
+    first = apply_automations(build_automations(declared, webhook))
+    again = apply_automations(build_automations(declared, webhook))
     names = [a["name"] for a in declared["automations"]]
     assert first == dict.fromkeys(names, "created")
     assert again == dict.fromkeys(names, "updated")
@@ -128,13 +180,12 @@ def test_the_automations_are_applied_by_name_and_the_notify_flow_mails_the_coord
     assert len(ours) == len(names)  # applied twice, still one each
     failed = next(a for a in ours if a.name == "rcoi-run-failed")
     assert failed.trigger.expect == {"prefect.flow-run.Failed"}
-    assert failed.actions[0].deployment_id == deployment_id
-    assert failed.actions[0].parameters["flow_run_id"] == "{{ flow_run.id }}"
-    # what the automation's action runs: the notify flow for a failed run
-    state = _failing(return_state=True)
-    run_id = str(state.state_details.flow_run_id)
-    for _ in range(2):
-        notify_coordinator(flow_run_id=run_id, event="prefect.flow-run.Failed", out=str(tmp_path))
-    mails = outbox(tmp_path)
-    assert len(mails) == 1
-    assert subject(mails[0]) == "Запуск «stage-that-fails» завершился ошибкой"
+    assert failed.actions[0].type == "call-webhook"
+    assert failed.actions[0].block_document_id == webhook
+    # every value of the body is text or tojson: a bare {{ flow_run.id }} would fail on a UUID
+    assert '"flow_run_id": "{{ flow_run.id }}"' in failed.actions[0].payload
+    deadline = next(a for a in ours if a.name == "rcoi-deadline-missed")
+    assert deadline.trigger.expect == {"rcoi.deadline.escalation"}
+    assert deadline.trigger.match.root == {"prefect.resource.id": "rcoi.plan-stage.*"}
+    assert automation_enabled("rcoi-deadline-missed")
+    assert not automation_enabled("no-such-automation")

@@ -162,8 +162,8 @@ def test_broken_yaml_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert report.plan is None
     assert not report.ok
     assert [p.code for p in report.problems] == ["unreadable"]
-    assert "not valid YAML" in report.problems[0].message
-    with pytest.raises(PlanError, match="not valid YAML"):
+    assert "ошибка синтаксиса YAML (строка 3" in report.problems[0].message
+    with pytest.raises(PlanError, match="ошибка синтаксиса YAML"):
         load_plan(path)
 
 
@@ -176,7 +176,7 @@ def test_an_unknown_key_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert report.plan is None
     assert not report.ok
     assert [p.code for p in report.problems] == ["unreadable"]
-    assert "stages.0.dedline" in report.problems[0].message
+    assert "stages.0.dedline: лишнее поле" in report.problems[0].message
 
 
 def test_a_plan_without_a_zone_is_a_problem_not_a_crash(tmp_path: Path) -> None:

@@ -418,5 +418,7 @@ def test_the_markdown_summary_holds_counts_only() -> None:
     zones = [{"zone": NOVOKUZNETSK, "release_at": "2017-12-06T09:45:00+07:00", "sent": 3}]
     text = publication_markdown(summary, zones)
     assert "опубликовано" in text
-    assert f"| {NOVOKUZNETSK} | 2017-12-06T09:45:00+07:00 | 3 | 0 | 0 | 0 |" in text
+    assert (
+        f"| {NOVOKUZNETSK} | 06.12.2017 09:45 ({NOVOKUZNETSK}, UTC+07:00) | 3 | 0 | 0 | 0 |" in text
+    )
     assert "@" not in text

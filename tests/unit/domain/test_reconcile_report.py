@@ -175,6 +175,6 @@ def test_the_regional_summary_counts_open_discrepancies_by_kind_and_severity() -
 
     table = text.split("| --- | --- | --- |\n")[1].splitlines()
     assert table == [
-        "| duplicate_snils | критическое | 2 |",
-        "| school_count | предупреждение | 1 |",
+        "| один СНИЛС зарегистрирован несколько раз | критическое | 2 |",
+        "| число участников ОО расходится с планом | предупреждение | 1 |",
     ]
