@@ -123,6 +123,18 @@ class Settings(BaseSettings):
             raise ValueError("RCOI_TOPICS_KEY must be 32 bytes in URL-safe base64 (44 characters)")
         return value
 
+    @field_validator("alerts_token", mode="before")
+    @classmethod
+    def _alerts_token_strong(cls, value: object) -> object:
+        """Empty means unset (the endpoint stays off); a short or placeholder token fails at
+        start-up rather than letting anyone who guesses it mail the coordinator."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None
+        if not isinstance(text, str) or len(text.strip()) < 32 or "CHANGE-ME" in text:
+            raise ValueError("RCOI_ALERTS_TOKEN must be a random secret of 32 characters or more")
+        return text.strip()
+
     @model_validator(mode="after")
     def _smtp_secret_present(self) -> Settings:
         """A missing secret fails at start-up, not at the first message."""

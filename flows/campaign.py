@@ -31,7 +31,7 @@ from tasks.region import generate_region_files, load_region_structure
 from tasks.scan import scan_accuracy
 
 
-@stage_flow("campaign")
+@stage_flow("campaign", waits=False)
 def campaign(
     participants: int = 2000,
     seed: int = 42,

@@ -7,8 +7,9 @@ server), `rcoi serve` serves them from one process (development)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
@@ -82,8 +83,13 @@ def watchdog_name(plan_id: str) -> str:
     return f"{plan_id} · 00 watchdog"  # before the plan's sessions in the UI's A–Z
 
 
-def planned_runs(plans: Sequence[Plan], refs: Mapping[str, str] | None = None) -> list[PlannedRun]:
-    """Every scheduled stage of every session of the plans, in plan order."""
+def planned_runs(
+    plans: Sequence[Plan],
+    refs: Mapping[str, str] | None = None,
+    zones: Mapping[str, Collection[str]] | None = None,
+) -> list[PlannedRun]:
+    """Every scheduled stage of every session of the plans, in plan order; `zones`: per plan,
+    the zones of its publication's recipients (the regional database's МОУО and schools)."""
     out: list[PlannedRun] = []
     for the_plan in plans:
         ref = (refs or {}).get(the_plan.id, the_plan.id)
@@ -94,7 +100,7 @@ def planned_runs(plans: Sequence[Plan], refs: Mapping[str, str] | None = None) -
                 run.stage: _planned(the_plan, ref, run)
                 for run in stage_runs(the_plan.id, session.id, resolved)
             }
-            instant = publish_instant(the_plan, session.id)
+            instant = publish_instant(the_plan, session.id, (zones or {}).get(the_plan.id, ()))
             if instant is not None:
                 zone = str(instant.tzinfo)
                 runs["publish"] = PlannedRun(
@@ -191,6 +197,7 @@ def plan_deployments(
     out: str,
     refs: Mapping[str, str] | None = None,
     pool: str | None = None,
+    zones: Mapping[str, Collection[str]] | None = None,
 ) -> list[RunnerDeployment]:
     """The deployments of the plans in plan order. `pool`: a work pool's name for a worker;
     None for `rcoi serve`."""
@@ -200,9 +207,26 @@ def plan_deployments(
         ref = refs.get(the_plan.id, the_plan.id)
         deployments.append(_watchdog_deployment(the_plan, ref, out, pool))
         deployments.extend(
-            _stage_deployment(planned, out, pool) for planned in planned_runs([the_plan], refs)
+            _stage_deployment(planned, out, pool)
+            for planned in planned_runs([the_plan], refs, zones)
         )
     return deployments
+
+
+def _all_deployments(client: Any, tag: str, page: int = 200) -> list[Any]:
+    """Every deployment with `tag`, page by page (the server answers 200 at most a call)."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+
+    found: list[Any] = []
+    while True:
+        batch = client.read_deployments(
+            deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[tag])),
+            limit=page,
+            offset=len(found),
+        )
+        found += batch
+        if len(batch) < page:
+            return found
 
 
 def apply_deployments(
@@ -213,7 +237,6 @@ def apply_deployments(
     the list (a session taken out of a plan)."""
     from prefect import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
     from prefect.exceptions import ObjectNotFound
 
     try:
@@ -226,11 +249,7 @@ def apply_deployments(
             stale = [
                 found.id
                 for plan_id in plan_ids
-                for found in client.read_deployments(
-                    deployment_filter=DeploymentFilter(
-                        tags=DeploymentFilterTags(all_=[f"plan:{plan_id}"])
-                    )
-                )
+                for found in _all_deployments(client, f"plan:{plan_id}")
                 if found.id not in applied
             ]
             for deployment_id in stale:

@@ -134,13 +134,20 @@ def _tag_this_run(tags: list[str]) -> None:
 
 
 def stage_flow(
-    stage: str | None, *, name: str | None = None, all_sessions: bool = False, **options: Any
+    stage: str | None,
+    *,
+    name: str | None = None,
+    all_sessions: bool = False,
+    waits: bool = True,
+    **options: Any,
 ) -> Callable[[F], Flow[..., Any]]:
     """`@flow` for a stage: named «stage · region · session», tagged, and ending «Ожидание»
     (with the Russian reason) instead of Failed when the stage raises a `DataError` — input or
     people to wait for. The flow takes `plan` and `session` parameters (`stage` None: and a
     `stage` parameter naming the stage); `all_sessions`: a run without a session covers every
-    session (the watchdog) rather than the first one."""
+    session (the watchdog) rather than the first one. `waits` off: a `DataError` fails the run
+    as any error does (flows deployed on their own, which `plan-stage` does not guard and
+    alert for: publish, the watchdog, the campaign)."""
 
     def decorate(fn: F) -> Flow[..., Any]:
         @functools.wraps(fn)
@@ -154,6 +161,8 @@ def stage_flow(
                 labels = None  # the flow itself reports the unreadable plan
             if labels is not None:
                 _tag_this_run(run_tags(stage or str(arguments.get("stage")), *labels))
+            if not waits:
+                return fn(*args, **kwargs)
             try:
                 return fn(*args, **kwargs)
             except DataError as exc:

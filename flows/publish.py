@@ -3,6 +3,7 @@ topics page and to every МОУО and school; the instant its one-off schedule s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from tasks.adapters.clock import clock_for
 from tasks.adapters.plan_files import load_calendar, resolve_plan_path
 from tasks.adapters.topics import topic_file
 from tasks.domain.plan import Plan, StageKind, resolve_plan
-from tasks.domain.publish import release_rule, schedule_instant
+from tasks.domain.publish import first_release, release_rule
 from tasks.plan import read_plan, store_plan
 from tasks.publish import (
     Published,
@@ -27,7 +28,7 @@ from tasks.publish import (
 )
 
 
-@stage_flow("publish", on_failure=[alert_failed_publication])
+@stage_flow("publish", waits=False, on_failure=[alert_failed_publication])
 def publish(
     plan: str = "kemerovo-2017-essay",
     session: str | None = None,
@@ -58,15 +59,18 @@ def publish(
     return report_publication(settings, release, published, mailed, clock, live)
 
 
-def publish_instant(the_plan: Plan, session_id: str) -> datetime | None:
-    """The session's release instant in the region's zone (the one-off schedule of its
-    deployment, flows/deployments.py), or None when the session publishes nothing. The
+def publish_instant(
+    the_plan: Plan, session_id: str, zones: Collection[str] = ()
+) -> datetime | None:
+    """When the session's one-off schedule starts its run (flows/deployments.py): the release
+    instant in the region's zone, or the earlier one of a recipient's zone east of it (the run
+    then waits for each zone's instant in turn); None when the session publishes nothing. The
     worker starts the run's process ahead of it (its prefetch) and the server holds the run
-    until the instant; the flow itself still waits for it and never publishes earlier."""
+    until then; the flow itself still waits for each instant and never publishes earlier."""
     if not _publishes(the_plan, session_id):
         return None
     rule = release_rule(resolve_plan(the_plan, session_id, load_calendar(the_plan.calendar)))
-    return schedule_instant(rule, timedelta(0))
+    return first_release(rule, zones)
 
 
 def _publishes(the_plan: Plan, session_id: str) -> bool:

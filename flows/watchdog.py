@@ -20,7 +20,7 @@ from tasks.watchdog import watch_deadlines
 WATCHDOG_CRON = "*/15 * * * *"
 
 
-@stage_flow("watchdog", all_sessions=True)
+@stage_flow("watchdog", all_sessions=True, waits=False)
 def watchdog(
     out: str = "out",
     plan: str = "kemerovo-2017-essay",

@@ -419,7 +419,9 @@ def report_publication(
 
 
 def alert_failed_publication(flow: Flow[Any, Any], run: FlowRun, state: State[Any]) -> None:
-    """on_failure hook of the publish flow: tell the coordinator at once (once per run)."""
+    """on_failure hook of the publish flow: tell the coordinator at once (once per run). The
+    key is the one the `rcoi-run-failed` automation's mail takes (web/alerts.py): whichever
+    comes first is sent, the other finds it sent."""
     logger = flow_run_logger(run, flow)
     parameters = run.parameters or {}
     plan_id = str(parameters.get("plan") or "?")
@@ -428,7 +430,7 @@ def alert_failed_publication(flow: Flow[Any, Any], run: FlowRun, state: State[An
     subject, body = failure_mail(session_id, plan_id, state.message or state.name or "ошибка")
     try:
         mail = OutgoingMail(
-            key=f"publish:failed:{plan_id}:{session_id}:{run.id}",
+            key=f"prefect-run:{run.id}:Failed",
             to=tuple(settings.coordinator_emails),
             subject=subject,
             body=body,

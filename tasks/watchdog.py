@@ -91,11 +91,11 @@ def _local(notice: Notice) -> datetime:
     return notice.due.astimezone(ZoneInfo(notice.zone))
 
 
-def _emit(notice: Notice, plan_id: str, region: str, now: datetime) -> None:
+def _emit(notice: Notice, plan_id: str, region: str) -> None:
     """A Prefect event per notice, so that automations can act on missed deadlines: the
-    resource names plan and session (two regions share session dates), the payload carries
-    the mail as the watchdog writes it (codes and titles, no personal data)."""
-    subject, body = notice_mail(notice, now)
+    resource names plan and session (two regions share session dates); the payload carries
+    codes only — `rcoi web` writes the coordinator's mail from the plan row it names (anyone
+    who may post events could otherwise write the mail)."""
     run_id = flow_run.get_id()
     emit_event(
         event=f"rcoi.deadline.{notice.kind.value}",
@@ -127,8 +127,6 @@ def _emit(notice: Notice, plan_id: str, region: str, now: datetime) -> None:
             "due_local": f"{_local(notice):%d.%m.%Y %H:%M} ({notice.zone})",
             "recipient": notice.recipient,
             "late_parties": list(notice.parties),
-            "subject": subject,
-            "body": body,
             "flow_run_id": str(run_id) if run_id else None,
         },
     )
@@ -222,7 +220,7 @@ def watch_deadlines(
         if _to_automation(notice, moment, automation_on):
             unsent = not _sent_before(settings, notice.key)
             if unsent:  # again on every run until the automation's mail is recorded
-                _emit(notice, campaign_code, region, moment)
+                _emit(notice, campaign_code, region)
             outcomes.append(NoticeOutcome(notice, "automation" if unsent else "already_sent"))
             continue
         to = _recipients(settings, notice, mouo_emails)
@@ -232,7 +230,7 @@ def watch_deadlines(
             continue
         sent = send_notice(settings, notice, to, moment)
         if sent:
-            _emit(notice, campaign_code, region, moment)
+            _emit(notice, campaign_code, region)
         outcomes.append(NoticeOutcome(notice, "sent" if sent else "already_sent"))
     zone = next((c.zone for c in checks), None) or _plan_zone(settings, campaign_code)
     table_artifact(

@@ -44,10 +44,17 @@ def _plans(plan: Sequence[str]) -> tuple[list[Plan], dict[str, str]]:
     paths = [resolve_plan_path(p) for p in plan]
     plans = [load_plan(path) for path in paths]
     refs = {
-        the_plan.id: the_plan.id if given == the_plan.id else str(path.resolve())
-        for given, path, the_plan in zip(plan, paths, plans, strict=True)
+        the_plan.id: the_plan.id if _shipped(path, the_plan.id) else str(path.resolve())
+        for path, the_plan in zip(paths, plans, strict=True)
     }
     return plans, refs
+
+
+def _shipped(path: Path, plan_id: str) -> bool:
+    """A plan of config/plans/ (every host has it): runs find it by id, not by this path."""
+    from config import PLANS_DIR
+
+    return path.resolve() == (PLANS_DIR / f"{plan_id}.yaml").resolve()
 
 
 def _listing(deployments: Sequence[RunnerDeployment]) -> str:
@@ -67,15 +74,27 @@ def _listing(deployments: Sequence[RunnerDeployment]) -> str:
     return "\n".join(lines)
 
 
-def _store(settings: Settings, plans: Sequence[Plan]) -> None:
-    """The sessions and stages the runs look up in the regional database."""
+def _store(settings: Settings, plans: Sequence[Plan]) -> dict[str, set[str]]:
+    """Store the sessions and stages the runs look up in the regional database; per plan, the
+    zones of the publication's recipients there (a school east of the region publishes
+    earlier)."""
     from prefect.logging import disable_run_logger
 
+    from tasks.adapters.database import bootstrap
+    from tasks.adapters.publication import publish_recipients
+    from tasks.adapters.unit_of_work import UnitOfWork
     from tasks.plan import store_plan
 
     with disable_run_logger():
         for the_plan in plans:
             store_plan.fn(settings, the_plan)
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            zones = {r.zone for r in publish_recipients(uow.session) if r.zone}
+    finally:
+        database.dispose()
+    return {the_plan.id: zones for the_plan in plans}
 
 
 def serve_command(
@@ -96,13 +115,13 @@ def serve_command(
 
     try:
         plans, refs = _plans(plan)
-        deployments = plan_deployments(plans, str(settings.out_dir.resolve()), refs)
+        if show:  # nothing stored: the schedules as the plans alone give them
+            typer.echo(_listing(plan_deployments(plans, str(settings.out_dir.resolve()), refs)))
+            return
+        zones = _store(settings, plans)
+        deployments = plan_deployments(plans, str(settings.out_dir.resolve()), refs, zones=zones)
     except RcoiError as exc:
         raise exit_for(exc) from None
-    if show:
-        typer.echo(_listing(deployments))
-        return
-    _store(settings, plans)
     # Paused deployments get no scheduled runs, so nothing would ever be late: keep them on.
     serve(*deployments, pause_on_shutdown=False)
 
@@ -122,10 +141,12 @@ def deploy_command(
 
     try:
         plans, refs = _plans(plan)
-        deployments = plan_deployments(plans, str(settings.out_dir.resolve()), refs, pool=pool)
+        zones = _store(settings, plans)
+        deployments = plan_deployments(
+            plans, str(settings.out_dir.resolve()), refs, pool=pool, zones=zones
+        )
     except RcoiError as exc:
         raise exit_for(exc) from None
-    _store(settings, plans)
     try:
         done = apply_deployments(deployments, pool, [p.id for p in plans])
     except RcoiError as exc:

@@ -266,13 +266,18 @@ def watchdog(
     if serve:
         from prefect.deployments.runner import EntrypointType
 
+        from flows.labels import run_tags
         from flows.watchdog import watchdog_schedule
+        from tasks.adapters.automations import WATCHED_TAG
 
         watchdog_flow.serve(
             entrypoint_type=EntrypointType.MODULE_PATH,
             name=f"watchdog-{the_plan.id}",
             schedules=[watchdog_schedule(the_plan)],
             parameters={"out": str(settings.out_dir.resolve()), "plan": plan},
+            # watched by the automations; not paused on stop, so a missed run goes «Late»
+            tags=[WATCHED_TAG, *run_tags("watchdog", the_plan.id, the_plan.region.code, None)],
+            pause_on_shutdown=False,
         )
         return
     summary = run_flow(

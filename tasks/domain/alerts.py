@@ -5,13 +5,22 @@ only — no personal data exists at this level to leak."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["Alert", "AlertError", "RunAlert", "alert_mail", "parse_alert"]
+__all__ = [
+    "Alert",
+    "AlertError",
+    "DeadlineAlert",
+    "RunAlert",
+    "alert_mail",
+    "deadline_mail",
+    "parse_alert",
+]
 
 STATE_RU = {
     "Failed": "завершился ошибкой",
@@ -19,6 +28,13 @@ STATE_RU = {
     "Late": "не начался в назначенное время",
 }
 _LABELS = ("stage", "plan", "region", "session")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ESCALATION_KEY = re.compile(
+    r"^watchdog:escalation:(?P<session>[a-z0-9][a-z0-9-]*):(?P<stage>[A-Za-z0-9_]+):"
+    r"\d{8}T\d{4}Z:coordinator$"
+)
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+MAX_PARTIES = 1000
 
 
 class AlertError(ValueError):
@@ -38,6 +54,23 @@ class RunAlert:
     labels: Mapping[str, str]
     link: str | None
     plan_ref: str = ""  # the run's plan parameter: an id, or the path of a plan not shipped
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineAlert:
+    """A missed deadline the watchdog escalated, as codes only: the endpoint takes no text
+    from the event (anyone who may post events to the Prefect API could write it) and builds
+    the mail from the plan row it finds in the regional database."""
+
+    key: str
+    plan_stage_id: int
+    session: str
+    stage: str
+    due: datetime
+    parties: tuple[str, ...]
+    plan: str
+    region: str
+    flow_run_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +100,50 @@ def _when(text: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def parse_alert(body: Mapping[str, Any]) -> RunAlert | Mapping[str, Any]:
-    """A `RunAlert` for `kind: run`, the watchdog's notice (a mapping) for `kind: deadline`."""
+def _code(value: Any, what: str) -> str:
+    text = str(value if value is not None else "")
+    if not _CODE.match(text):
+        raise AlertError(f"deadline alert: {what} is not a code")
+    return text
+
+
+def _deadline(notice: Any) -> DeadlineAlert:
+    """The escalation's codes, each checked: its key as the watchdog makes it, the plan row's
+    id, the late parties' codes, an aware deadline. Anything else is refused."""
+    if not isinstance(notice, Mapping):
+        raise AlertError("deadline alert without its notice")
+    key = str(notice.get("key") or "")
+    found = _ESCALATION_KEY.match(key)
+    if found is None:
+        raise AlertError("deadline alert: not a watchdog escalation key")
+    stage_id = notice.get("plan_stage_id")
+    if not isinstance(stage_id, int) or isinstance(stage_id, bool) or stage_id <= 0:
+        raise AlertError("deadline alert: no plan row")
+    parties = notice.get("late_parties")
+    if not isinstance(parties, list) or not 0 < len(parties) <= MAX_PARTIES:
+        raise AlertError("deadline alert: no late parties")
+    due = _when(notice.get("due"))
+    if due is None:
+        raise AlertError("deadline alert: no deadline")
+    run = str(notice.get("flow_run_id") or "")
+    return DeadlineAlert(
+        key=key,
+        plan_stage_id=stage_id,
+        session=found["session"],
+        stage=found["stage"],
+        due=due,
+        parties=tuple(_code(p, "a party") for p in parties),
+        plan=_code(notice.get("plan"), "the plan"),
+        region=_code(notice.get("region"), "the region"),
+        flow_run_id=run if _UUID.match(run) else None,
+    )
+
+
+def parse_alert(body: Mapping[str, Any]) -> RunAlert | DeadlineAlert:
+    """A `RunAlert` for `kind: run`, a `DeadlineAlert` for `kind: deadline`."""
     kind = body.get("kind")
     if kind == "deadline":
-        notice = body.get("notice")
-        if not isinstance(notice, Mapping) or not {"key", "subject", "body"} <= set(notice):
-            raise AlertError("deadline alert without its notice")
-        return notice
+        return _deadline(body.get("notice"))
     if kind != "run":
         raise AlertError(f"unknown alert kind {kind!r}")
     run_id, event = str(body.get("flow_run_id") or ""), str(body.get("event") or "")
@@ -112,32 +181,33 @@ def _local(moment: datetime | None, zone: str | None) -> str:
     return f"{local:%d.%m.%Y %H:%M} ({zone})"
 
 
-def alert_mail(alert: RunAlert | Mapping[str, Any], zone: str | None, ui_base: str | None) -> Alert:
-    """The mail: once per run and state (key), or per deadline notice (the watchdog's own key,
-    so that the watchdog and the automation never both send it). `zone`: the plan's, for
-    local times; `ui_base`: the Prefect UI's address when the server gave no link."""
-    if not isinstance(alert, RunAlert):
-        run = str(alert.get("flow_run_id") or "")
-        link = f"{ui_base.rstrip('/')}/runs/flow-run/{run}" if ui_base and run else None
-        where = (
-            f"План: {alert.get('plan', '—')}, регион {alert.get('region', '—')}, "
-            f"сеанс {alert.get('session', '—')}, этап {alert.get('stage', '—')}\n"
-        )
-        stage_id = alert.get("plan_stage_id")
-        return Alert(
-            key=str(alert["key"]),
-            kind="escalation",
-            subject=str(alert["subject"]),
-            body=f"{alert['body']}\n{where}"
-            + (f"Запуск контроля сроков: {link}\n" if link else "")
-            + "РЦОИ\n",
-            plan_stage_id=int(stage_id) if isinstance(stage_id, int) else None,
-        )
+def _run_link(ui_base: str | None, run_id: str) -> str | None:
+    return f"{ui_base.rstrip('/')}/runs/flow-run/{run_id}" if ui_base else None
+
+
+def deadline_mail(alert: DeadlineAlert, subject: str, body: str, ui_base: str | None) -> Alert:
+    """The watchdog's own escalation text (`notice_mail`, built by the caller from the plan
+    row) with plan, region, session, stage and the watchdog run's link; the watchdog's key,
+    so that the watchdog and the automation never both send it."""
+    link = _run_link(ui_base, alert.flow_run_id) if alert.flow_run_id else None
+    where = (
+        f"План: {alert.plan}, регион {alert.region}, сеанс {alert.session}, этап {alert.stage}\n"
+    )
+    return Alert(
+        key=alert.key,
+        kind="escalation",
+        subject=subject,
+        body=f"{body}\n{where}" + (f"Запуск контроля сроков: {link}\n" if link else "") + "РЦОИ\n",
+        plan_stage_id=alert.plan_stage_id,
+    )
+
+
+def alert_mail(alert: RunAlert, zone: str | None, ui_base: str | None) -> Alert:
+    """A run's mail, once per run and state (key). `zone`: the plan's, for local times;
+    `ui_base`: the Prefect UI's address when the server gave no link."""
     what = alert.labels.get("stage") or alert.flow or "?"
     happened = STATE_RU.get(alert.state, alert.state)
-    link = alert.link or (
-        f"{ui_base.rstrip('/')}/runs/flow-run/{alert.run_id}" if ui_base else alert.run_id
-    )
+    link = alert.link or _run_link(ui_base, alert.run_id) or alert.run_id
     body = (
         f"Запуск этапа «{what}» {happened}.\n\n"
         f"Этап: {what}\n"

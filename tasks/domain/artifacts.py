@@ -34,7 +34,7 @@ STATUS_RU: dict[str, str] = {
     "blocked": "заблокировано",
     "failed": "ошибка",
     "error": "сбой обработки",
-    "not_built": "ещё не реализовано",
+    "not_built": "не запускался",
     # files, pages, receipts
     "accepted": "принято",
     "rejected": "отклонено",

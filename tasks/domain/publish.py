@@ -25,7 +25,6 @@ from tasks.errors import DataError, InvalidIdentifier, PlanError, PublishError
 
 __all__ = [
     "PUBLISH_GRACE",
-    "SCHEDULE_LEAD",
     "Clock",
     "Direction",
     "Recipient",
@@ -35,6 +34,7 @@ __all__ = [
     "ZoneRelease",
     "ensure_due",
     "failure_mail",
+    "first_release",
     "is_due",
     "late_alert_mail",
     "lateness_s",
@@ -44,7 +44,6 @@ __all__ = [
     "parse_topic_set",
     "publication_markdown",
     "release_rule",
-    "schedule_instant",
     "too_early_text",
     "topics_mail",
     "zone_releases",
@@ -53,7 +52,6 @@ __all__ = [
 # Nothing out two minutes after the instant (09:47 for 09:45) is an alert to the coordinator.
 PUBLISH_GRACE = timedelta(minutes=2)
 # The scheduled run starts this much earlier and waits for the instant itself.
-SCHEDULE_LEAD = timedelta(minutes=5)
 
 
 class Clock(Protocol):
@@ -182,9 +180,12 @@ def release_rule(stages: Iterable[ResolvedStage], stage_id: str | None = None) -
     )
 
 
-def schedule_instant(rule: ReleaseRule, lead: timedelta = SCHEDULE_LEAD) -> datetime:
-    """When the scheduled run starts (local to the region): `lead` before the instant."""
-    return (rule.instant() - lead).astimezone(ZoneInfo(rule.zone))
+def first_release(rule: ReleaseRule, zones: Iterable[str] = ()) -> datetime:
+    """When the session's publication starts, in the region's zone: the earliest instant over
+    the region's zone and the recipients' `zones` (a school east of the region gets its topics
+    at 09:45 of its own zone, hours earlier) — the one-off schedule of its deployment."""
+    earliest = min(rule.instant(zone) for zone in {rule.zone, *zones})
+    return earliest.astimezone(ZoneInfo(rule.zone))
 
 
 def _aware(moment: datetime, what: str) -> datetime:

@@ -5,8 +5,11 @@ flow runs; the print gate runs the real flow in a subprocess."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -162,6 +165,9 @@ def _cases(w: World, port: int) -> list[tuple[list[str], int, str]]:
         (["inform", "--out", empty], EXIT_USAGE, no_db),
         (["watchdog", "--out", empty], EXIT_USAGE, no_db),
         (["watchdog", "--now", "2017-11-22T10:00", "--out", work], EXIT_USAGE, "часовой пояс"),
+        (["serve", "--plan", "atlantis-2030", "--show"], EXIT_USAGE, "нет плана"),
+        (["deploy", "--plan", "atlantis-2030", "--out", tmp], EXIT_USAGE, "нет плана"),
+        (["automations", "apply", "--out", tmp], EXIT_USAGE, "RCOI_ALERTS_TOKEN"),
         (
             ["server", "--host", "127.0.0.1", "--port", str(port)],
             EXIT_REFUSED,
@@ -179,7 +185,9 @@ def _one_russian_line(stderr: str) -> str:
 
 
 def test_every_command_refuses_with_its_exit_code_and_one_russian_line(world: World) -> None:
-    runner = CliRunner(env={"RCOI_OUT_DIR": None, "RCOI_DATABASE_URL": None})
+    runner = CliRunner(
+        env={"RCOI_OUT_DIR": None, "RCOI_DATABASE_URL": None, "RCOI_ALERTS_TOKEN": None}
+    )
     for port in _busy_port():
         for args, code, fragment in _cases(world, port):
             result = runner.invoke(app, args)
@@ -227,3 +235,25 @@ def test_printing_behind_the_gate_is_refused_in_one_line_by_the_real_flow(world:
         "Отказ: печать запрещена: открытых критических расхождений выверки — 1"
     )
     assert result.stdout == ""
+
+
+def test_deploying_to_an_unreachable_prefect_server_is_refused_in_one_line(world: World) -> None:
+    closed = _closed_port()
+    env = {**os.environ, "RCOI_PREFECT_API_URL": f"http://127.0.0.1:{closed}/api"}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "deploy", "--plan", PLAN, "--out", str(world.tmp)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert "сервер Prefect недоступен" in _one_russian_line(done.stderr)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the block ends

@@ -1,11 +1,13 @@
 """The plans' deployments on a Prefect server (`rcoi deploy`, `rcoi serve`): one per plan,
 session and stage, named in plan order, on a work pool; the stage guard (a second run at once
 does nothing; a stage that waits for people ends «Ожидание», alerts once, never Failed); the
-automations with their webhook. tests/e2e/test_alerts.py makes them fire on a real server."""
+automations with their webhook. tests/e2e/test_coordinator_alerts.py makes them fire on a
+real server."""
 
 from __future__ import annotations
 
 import email
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,14 +92,24 @@ def test_every_stage_of_every_session_is_a_deployment_named_in_plan_order(tmp_pa
         "rcoi-test",
         [shorter.id],
     )
-    assert again["removed"] > 0
+    removed_sessions = [
+        d for d in plan_deployments(plans[:1], str(tmp_path)) if " · 2018-" in d.name
+    ]
+    assert again["removed"] == len(removed_sessions) > 0
     with get_client(sync_client=True) as client:
         left = client.read_deployments(
             deployment_filter=DeploymentFilter(
                 tags=DeploymentFilterTags(all_=["plan:kemerovo-2017-essay"])
             )
         )
+        kalmykia = client.read_deployments(
+            deployment_filter=DeploymentFilter(
+                tags=DeploymentFilterTags(all_=["plan:kalmykia-2017-essay"])
+            )
+        )
     assert {d.name.split(" · ")[1] for d in left if " · 20" in d.name} == {"2017-12-06"}
+    # another plan's deployments are not touched
+    assert len(kalmykia) == len(plan_deployments(plans[1:], str(tmp_path)))
 
 
 def stored(out: Path) -> Settings:
@@ -167,12 +179,27 @@ def test_a_stage_that_waits_for_people_alerts_once_and_ends_waiting_not_failed(
     assert "stage:upload" in child.tags
 
 
-def test_the_automations_are_applied_by_name_and_call_the_alert_webhook(tmp_path: Path) -> None:
+@pytest.fixture
+def applied_automations() -> Iterator[list[str]]:
+    """The declared automations' names; deleted from the session's shared Prefect server
+    afterwards: an enabled `rcoi-deadline-missed` makes every later watchdog hand the
+    coordinator's escalation to it (as it should on a real server)."""
+    names = [a["name"] for a in read_declarations()["automations"]]
+    yield names
+    with get_client(sync_client=True) as client:
+        for automation in client.read_automations():
+            if automation.name in names:
+                client.delete_automation(automation.id)
+
+
+def test_the_automations_are_applied_by_name_and_call_the_alert_webhook(
+    applied_automations: list[str],
+) -> None:
     webhook = save_webhook("http://127.0.0.1:9/prefect/alerts", "secret-token")
     declared = read_declarations()
     first = apply_automations(build_automations(declared, webhook))
     again = apply_automations(build_automations(declared, webhook))
-    names = [a["name"] for a in declared["automations"]]
+    names = applied_automations
     assert first == dict.fromkeys(names, "created")
     assert again == dict.fromkeys(names, "updated")
     with get_client(sync_client=True) as client:

@@ -210,7 +210,7 @@ def test_the_campaign_summary_is_a_russian_table_without_json() -> None:
     )
     assert "опубликовано: 06.12.2017 09:45 (Asia/Novokuznetsk, UTC+07:00)" in text
     assert "| Верификация | ожидание | причина: очередь открыта |" in text
-    assert "| Информирование участников | ещё не реализовано | — |" in text
+    assert "| Информирование участников | не запускался | — |" in text
     assert not re.search(r"[{}\[\]]", text)
 
 

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from tasks.domain.alerts import AlertError, RunAlert, alert_mail, parse_alert
+from tasks.domain.alerts import (
+    AlertError,
+    DeadlineAlert,
+    RunAlert,
+    alert_mail,
+    deadline_mail,
+    parse_alert,
+)
 
 RUN = "0190f0a2-1111-7222-8333-444455556666"
 
@@ -63,26 +70,60 @@ def test_the_servers_own_link_wins_and_parameters_fill_missing_tags() -> None:
     assert "Назначен на: 22.11.2017 18:00 UTC" in mail.body
 
 
-def test_a_deadline_notice_keeps_the_watchdogs_key_so_it_is_never_mailed_twice() -> None:
-    notice = {
-        "key": "watchdog:escalation:s1:reconcile:20171122T1700Z:coordinator",
-        "subject": "Нарушен срок «Выверка»: 1 исполн.",
-        "body": "Сообщение координатору РЦОИ.\n",
-        "plan": "kemerovo-2017-essay",
-        "region": "42",
-        "session": "s1",
-        "stage": "reconcile",
-        "plan_stage_id": 7,
-        "flow_run_id": RUN,
-    }
+NOTICE: dict[str, Any] = {
+    "key": "watchdog:escalation:2017-12-06:reconcile_registry:20171122T1700Z:coordinator",
+    "plan_stage_id": 7,
+    "plan": "kemerovo-2017-essay",
+    "region": "42",
+    "session": "2017-12-06",
+    "stage": "reconcile_registry",
+    "due": "2017-11-22T17:00:00+00:00",
+    "late_parties": ["rcoi"],
+    "flow_run_id": RUN,
+    "subject": "any text an event poster wrote",
+    "body": "is never read",
+}
+
+
+def test_a_deadline_notice_is_read_as_codes_and_keeps_the_watchdogs_key() -> None:
     parsed = parse_alert(
-        {"kind": "deadline", "event": "rcoi.deadline.escalation", "notice": notice}
+        {"kind": "deadline", "event": "rcoi.deadline.escalation", "notice": NOTICE}
     )
-    mail = alert_mail(parsed, None, "http://prefect:4200")
-    assert (mail.key, mail.kind, mail.plan_stage_id) == (notice["key"], "escalation", 7)
-    assert mail.subject == notice["subject"]
-    assert "План: kemerovo-2017-essay, регион 42, сеанс s1, этап reconcile" in mail.body
+    assert isinstance(parsed, DeadlineAlert)
+    assert (parsed.session, parsed.stage, parsed.plan_stage_id) == (
+        "2017-12-06",
+        "reconcile_registry",
+        7,
+    )
+    assert parsed.parties == ("rcoi",)
+    mail = deadline_mail(
+        parsed, "Нарушен срок «Выверка»", "Сообщение координатору РЦОИ.\n", "http://prefect:4200"
+    )
+    assert (mail.key, mail.kind, mail.plan_stage_id) == (NOTICE["key"], "escalation", 7)
+    assert mail.subject == "Нарушен срок «Выверка»"
+    assert "any text" not in mail.body
+    assert "План: kemerovo-2017-essay, регион 42, сеанс 2017-12-06, этап reconcile_registry" in (
+        mail.body
+    )
     assert f"http://prefect:4200/runs/flow-run/{RUN}" in mail.body
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"key": "watchdog:alert:2017-12-06:reconcile:20171122T1700Z:42"},  # not the escalation
+        {"key": "anything the poster likes"},
+        {"plan_stage_id": "7"},
+        {"plan_stage_id": True},
+        {"late_parties": []},
+        {"late_parties": ["ОО 1\nBcc: x@example.org"]},
+        {"plan": "kemerovo\nSubject: x"},
+        {"due": "2017-11-22T17:00:00"},  # naive
+    ],
+)
+def test_a_deadline_notice_with_anything_but_codes_is_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(AlertError):
+        parse_alert({"kind": "deadline", "notice": {**NOTICE, **change}})
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from tasks.domain.publish import (
     ReleaseRule,
     TopicSet,
     ensure_due,
+    first_release,
     is_due,
     late_alert_mail,
     lateness_s,
@@ -30,7 +31,6 @@ from tasks.domain.publish import (
     parse_topic_set,
     publication_markdown,
     release_rule,
-    schedule_instant,
     too_early_text,
     topics_mail,
     zone_releases,
@@ -176,10 +176,12 @@ def test_a_not_before_without_a_time_of_day_cannot_be_a_release() -> None:
         release_rule(resolve_plan(plan.model_copy(update={"stages": [day_only]}), EXAM_DAY))
 
 
-def test_the_scheduled_run_starts_five_minutes_early_in_the_regions_zone() -> None:
-    start = schedule_instant(kemerovo_rule())
-    assert start == datetime(2017, 12, 6, 9, 40, tzinfo=ZoneInfo(NOVOKUZNETSK))
+def test_publication_starts_at_0945_or_earlier_for_recipients_east_of_the_region() -> None:
+    start = first_release(kemerovo_rule())
+    assert start == datetime(2017, 12, 6, 9, 45, tzinfo=ZoneInfo(NOVOKUZNETSK))
     assert str(start.tzinfo) == NOVOKUZNETSK
+    east = first_release(kemerovo_rule(), ["Asia/Vladivostok", "Europe/Moscow"])
+    assert east == datetime(2017, 12, 6, 6, 45, tzinfo=ZoneInfo(NOVOKUZNETSK))  # 09:45 +10
 
 
 def test_lateness_counts_seconds_after_the_instant_never_negative() -> None:
