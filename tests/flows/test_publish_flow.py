@@ -181,7 +181,8 @@ def test_a_permanent_write_failure_fails_the_run_and_alerts_the_coordinator(
     with pytest.raises(PublishError, match="Read-only file system"):
         publish(plan=PLAN, session=SESSION, out=str(tmp_path), now=INSTANT)
     assert calls == ["topics.json"]  # not retried: waiting would not help
-    [alert] = _outbox(tmp_path, "publish-failed-")
+    # the key the failed-run automation's mail takes too (prefect-run:<run>:Failed): one mail
+    [alert] = _outbox(tmp_path, "prefect-run-")
     message = _message(alert.read_bytes())
     assert message["To"] == "coordinator@rcoi.example"
     assert "Сбой публикации тем: срок 2017-12-06" in _text(message)
