@@ -139,11 +139,14 @@ def _to_automation(notice: Notice, now: datetime, automation_on: bool) -> bool:
     return automation_on and notice.recipient in COORDINATOR and now < notice.due + AUTOMATION_GRACE
 
 
-def _sent_before(settings: Settings, key: str) -> bool:
+def _sent_before(settings: Settings, keys: list[str]) -> set[str]:
+    """Which of `keys` were mailed already (one connection for the run, not one a notice)."""
+    if not keys:
+        return set()
     database = bootstrap(settings)
     try:
         with UnitOfWork(database.session_factory) as uow:
-            return already_sent(uow.session, key)
+            return {key for key in keys if already_sent(uow.session, key)}
     finally:
         database.dispose()
 
@@ -216,9 +219,11 @@ def watch_deadlines(
     notices = evaluate(checks, moment, policy)
     outcomes: list[NoticeOutcome] = []
     automation_on = bool(notices) and automation_enabled(DEADLINE_AUTOMATION)
+    handed = [n for n in notices if _to_automation(n, moment, automation_on)]
+    sent_before = _sent_before(settings, [n.key for n in handed])
     for notice in notices:
-        if _to_automation(notice, moment, automation_on):
-            unsent = not _sent_before(settings, notice.key)
+        if notice in handed:
+            unsent = notice.key not in sent_before
             if unsent:  # again on every run until the automation's mail is recorded
                 _emit(notice, campaign_code, region)
             outcomes.append(NoticeOutcome(notice, "automation" if unsent else "already_sent"))
