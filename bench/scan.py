@@ -2,7 +2,7 @@
 
 Set-up, not timed here (bench/simulate.py times it): a print folder of `--works` kits (schools
 of two rooms of 15, one reserve kit, 3 additional blanks per room; tests/print_dir_support.py)
-and, per preset (moderate, harsh), the exam-day simulator's scans of it with their ground
+and, per preset (moderate, harsh, outside), the exam-day simulator's scans of it with their ground
 truth. `--keep DIR` writes them under DIR; with `--reuse` a preset already there is not
 simulated again. Seeds are fixed, so the same arguments give the same scans.
 
@@ -24,7 +24,11 @@ Pages per second, wall = frames / wall seconds of the pool (start-up of the pool
 engines included): what this run got, on a machine other jobs may share (the load average
 before and after is written). Per format (and "all"), from the files' own CPU seconds:
 ms per page, and pages/s = workers × frames / CPU seconds, what the idle machine gives.
-Usage: python -m bench.scan [--works 300] [--presets moderate harsh] [--keep DIR --reuse]
+  by scan   pages to verification per kind of scan (grey, thresholded 1-bit, dithered 1-bit):
+             on `outside` the dithered pages are the hard part
+
+Usage: python -m bench.scan [--works 300] [--presets moderate harsh outside]
+       [--keep DIR --reuse]
 Results: bench/results/scan.md and .json (numbers are written, never asserted); the final
 records go next to the scans (`<keep>/<preset>/records.json`) for a look at the errors.
 """
@@ -48,7 +52,7 @@ from bench.machine import describe
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 PRINT_SEED = 7
-SIMULATE_SEED = {"moderate": 11, "harsh": 12}
+SIMULATE_SEED = {"moderate": 11, "harsh": 12, "outside": 13}
 ROOM_SIZE = 15
 
 
@@ -164,6 +168,9 @@ class RecordingEngines:
     def describe(self, cells: Any) -> Any:
         self.calls.append(list(cells))
         return self._engines.describe(cells)
+
+    def printed_digits(self, image: Any) -> str:
+        return self._engines.printed_digits(image)
 
 
 def cut_cells(folder: Path, truth: dict[str, Any], wanted: int, seed: int) -> list[tuple[Any, int]]:
@@ -304,8 +311,37 @@ def run_one(folder: Path, workers: int, cells_wanted: int) -> dict[str, Any]:
         },
         "summary": summary.as_dict(),
         "accuracy": score(records, truth),
+        "by_scan": by_scan(records, truth),
         "digit_readers": digit_readers(cut_cells(folder, truth, cells_wanted, seed=1)),
     }
+
+
+def by_scan(records: list[dict[str, Any]], truth: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Pages per kind of scan (grey, 1-bit thresholded, 1-bit dithered) and how many of them
+    went to verification or were rejected, with the reasons of those sent to verification."""
+    kinds = {}
+    for image in truth["images"]:
+        e = image["effects"]
+        kind = "grey"
+        if e.get("dither"):
+            kind = f"dithered ({e['dither']})"
+        elif e["binarized"]:
+            kind = "1-bit"
+        kinds[(str(image["file"]).removeprefix("scans/"), int(image["frame"]))] = kind
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        key = (str(record["source_file"]), int(record["frame"]))
+        kind = kinds.get(key, "?")
+        row = out.setdefault(
+            kind, {"pages": 0, "needs_verification": 0, "rejected": 0, "reasons": {}}
+        )
+        row["pages"] += 1
+        if record["status"] != "accepted":
+            row[record["status"]] += 1
+        if record["status"] == "needs_verification":
+            for reason in record["reasons"]:
+                row["reasons"][reason] = row["reasons"].get(reason, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def _pct(value: float | None, digits: int = 2) -> str:
@@ -318,6 +354,36 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
         "",
         f"Run {started} on: {describe()}.",
         f"Command: `{command}`.",
+        "",
+        "| preset | pages | to verification | digit fields to verification | wrong accepted "
+        "fields | misattributed pages |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        a = r["accuracy"]
+        f = a["digit_fields"]
+        lines.append(
+            f"| {r['preset']} | {r['pages']} | "
+            f"{_pct(a['pages']['statuses'].get('needs_verification', 0) / max(r['pages'], 1))} | "
+            f"{_pct(f['verification_share'])} | {f['accepted_wrong']} | "
+            f"{a['pages']['misattributed']} |"
+        )
+    lines += [
+        "",
+        "Pages by kind of scan:",
+        "",
+        "| preset | scan | pages | to verification | rejected | reasons (to verification) |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for r in results:
+        for kind, row in r["by_scan"].items():
+            lines.append(
+                f"| {r['preset']} | {kind} | {row['pages']} | "
+                f"{row['needs_verification']} "
+                f"({_pct(row['needs_verification'] / row['pages'], 1)}) | "
+                f"{row['rejected']} | {row['reasons']} |"
+            )
+    lines += [
         "",
         "| preset | works | files | pages | accepted | verification | rejected | misattributed "
         "| wrong blank | mark boxes (accepted pages) | boxes right | digit fields | accepted right "
@@ -418,7 +484,7 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--works", type=int, default=300)
-    parser.add_argument("--presets", nargs="+", default=["moderate", "harsh"])
+    parser.add_argument("--presets", nargs="+", default=["moderate", "harsh", "outside"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cells", type=int, default=200)
     parser.add_argument("--keep", type=Path, help="write the simulated scans here")

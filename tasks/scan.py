@@ -156,13 +156,15 @@ def finish_scan(
     kept: set[str] = set()
     for record in records:
         source = paths[record["source_file"]]
-        images[record["page_id"]] = str(source)
+        image = str(source)
         if record["status"] == REJECTED:
             copy = save_quarantine(quarantine, source, int(record["frame"]), record["page_id"])
             if copy is not None:
-                record["quarantine"] = str(copy)
-                images[record["page_id"]] = str(copy)
+                record["quarantine"] = image = str(copy)
                 kept.add(record["page_id"])
+        # Byte-identical files share their page ids; the database keeps the first record of
+        # each (store_records), so the image is the first's too.
+        images.setdefault(record["page_id"], image)
     _write_jsonl(results, records)
     _check_contract(records, batch.jobs, by_file, session, kept)
     seconds = time.perf_counter() - started

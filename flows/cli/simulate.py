@@ -35,9 +35,9 @@ def simulate_exam_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="зерно: то же зерно — те же файлы")] = 42,
     topics: Annotated[str | None, typer.Option(help="номера тем через запятую")] = None,
-    preset: Annotated[str, typer.Option(help="эффекты сканирования: none, moderate, harsh")] = (
-        "moderate"
-    ),
+    preset: Annotated[
+        str, typer.Option(help="эффекты сканирования: none, moderate, harsh, outside")
+    ] = ("moderate"),
     off: Annotated[
         list[str] | None, typer.Option(help="выключить эффект (можно несколько раз)")
     ] = None,
@@ -67,6 +67,11 @@ def simulate_exam_command(
     speckles: Annotated[float | None, typer.Option(help="пылинок на страницу")] = None,
     jpeg_quality: Annotated[str | None, typer.Option(help="качество JPEG, например 60-90")] = None,
     binarize: Annotated[float | None, typer.Option(help="доля сканеров 1 бит")] = None,
+    dither: Annotated[
+        float | None, typer.Option(help="доля сканеров 1 бит с растрированием (дизерингом)")
+    ] = None,
+    stains: Annotated[float | None, typer.Option(help="пятен (кофе, разводы) на страницу")] = None,
+    shear: Annotated[float | None, typer.Option(help="перекос подачи до ±N градусов")] = None,
     dpi: Annotated[str | None, typer.Option(help="разрешения сканеров, например 200,300")] = None,
     turned: Annotated[float | None, typer.Option(help="доля страниц вверх ногами")] = None,
     missing: Annotated[float | None, typer.Option(help="доля недоставленных страниц")] = None,
@@ -116,6 +121,9 @@ def simulate_exam_command(
         "speckles": speckles,
         "jpeg_quality": numbers(jpeg_quality, int),
         "binarize": binarize,
+        "dither": dither,
+        "stains": stains,
+        "shear_deg": shear,
         "dpi": numbers(dpi, int),
         "turned": turned,
         "missing": missing,

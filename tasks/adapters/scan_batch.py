@@ -37,7 +37,7 @@ __all__ = [
     "save_quarantine",
 ]
 
-CACHE_VERSION = 10  # bump when recognition or what a cached page holds changes
+CACHE_VERSION = 11  # bump when recognition or what a cached page holds changes
 CHUNK_BYTES = 12 << 20
 
 
@@ -126,6 +126,10 @@ def recognise_file(job: ScanJob, cache: Path, context: PageContext) -> FileRead:
             with path.open("rb") as stream:
                 done: FileRead = pickle.load(stream)
             done.rel, done.cached, done.seconds = job.rel, True, 0.0
+            # The entry is keyed by content, so it may have been written for a byte-identical
+            # copy or for this file under its former name: its pages take this file's name.
+            for record, _ in done.pages:
+                record["source_file"] = job.rel
             return done
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             pass  # a damaged cache entry is recognised again
@@ -181,7 +185,9 @@ def recognise_local(
 
 
 def save_quarantine(folder: Path, job_path: Path, frame: int, name: str) -> Path | None:
-    """The frame's image as a lossless PNG in the quarantine folder (once)."""
+    """The frame's image as a lossless PNG in the quarantine folder (once). The PNG holds that
+    page alone: frame N of a multi-page file is the copy's only image (its readers, such as
+    the verification crops, take it whatever the record's frame says)."""
     target = folder / f"{name}.png"
     if target.exists():
         return target

@@ -1,22 +1,25 @@
 """A scanner, imitated: one 300-dpi page in, the image the school's scanner delivers out.
 
 Applies a `PageEffects` (planned in tasks/domain/exam_day_scans.py) to a rendered, written-on
-page: a torn-off corner or a black image when the page is unreadable; the sheet's placement on
-the glass (rotation, scale, shift, perspective, a 180° turn) and the scanner's resolution in one
-warp with the domain's own page-to-image map; then blur, paper tone and sensor noise, dust
-specks, and 1-bit thresholding. Everything is one pass of OpenCV per step over the whole image;
-the sensor noise comes from a bank generated once per process and offset per image, since
-drawing fresh Gaussian noise for 8.7 million pixels would cost more than all the rest.
+page: a torn-off corner or a black image when the page is unreadable; stains on the paper
+(coffee rings, grey blotches); the sheet's placement on the glass (rotation, scale, shift,
+perspective, the feed's shear, a 180° turn) and the scanner's resolution in one warp with the
+domain's own page-to-image map; then blur, paper tone and sensor noise, dust specks, and 1-bit
+thresholding or dithering (error diffusion by Pillow, or an ordered Bayer screen). Everything
+is one pass of OpenCV per step over the whole image; the sensor noise comes from a bank
+generated once per process and offset per image, since drawing fresh Gaussian noise for 8.7
+million pixels would cost more than all the rest.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from tasks.domain.exam_day_scans import RENDER_DPI, PageEffects, mm_to_px, page_size_px
+from tasks.domain.exam_day_scans import RENDER_DPI, PageEffects, Stain, mm_to_px, page_size_px
 
-__all__ = ["NoiseBank", "scan_image", "whiten"]
+__all__ = ["NoiseBank", "dither", "scan_image", "whiten"]
 
 _BANK_SIGMA = 32.0
 MAX_OVERSCAN_MM = 50.0
@@ -60,8 +63,12 @@ def scan_image(page: np.ndarray, effects: PageEffects, bank: NoiseBank) -> np.nd
     """The scanned image (grey uint8; 0/255 when binarized) of a 300-dpi page."""
     rng = np.random.default_rng(effects.seed)
     source = page
-    if effects.unreadable and effects.unreadable.startswith("torn-"):
+    if effects.stains:
         source = page.copy()
+        for stain in effects.stains:
+            _stain(source, stain, np.random.default_rng(effects.seed + len(effects.stains)))
+    if effects.unreadable and effects.unreadable.startswith("torn-"):
+        source = source.copy() if source is page else source
         _tear(source, effects.unreadable.removeprefix("torn-"), effects.background, rng)
     to_image = mm_to_px(effects) @ np.diag([1 / _K_RENDER, 1 / _K_RENDER, 1.0])
     if effects.dpi <= RENDER_DPI // 2:
@@ -103,7 +110,9 @@ def scan_image(page: np.ndarray, effects: PageEffects, bank: NoiseBank) -> np.nd
         image = cv2.convertScaleAbs(image, alpha=alpha, beta=floor)
     if effects.speckles:
         _speckle(image, effects.speckles, effects.dpi, rng)
-    if effects.binarized:
+    if effects.dither:
+        image = dither(image, effects.dither)
+    elif effects.binarized:
         _, image = cv2.threshold(image, effects.threshold, 255, cv2.THRESH_BINARY)
     elif effects.white_point is not None:
         image = whiten(image, effects.white_point)
@@ -119,6 +128,56 @@ def _speckle(image: np.ndarray, count: int, dpi: int, rng: np.random.Generator) 
     shades = np.where(rng.random(count) < 0.85, rng.integers(0, 90, count), 255)
     for x, y, r, v in zip(xs.tolist(), ys.tolist(), radii.tolist(), shades.tolist(), strict=True):
         cv2.circle(image, (x, y), r, v, -1, cv2.LINE_8)
+
+
+def _stain(page: np.ndarray, stain: Stain, rng: np.random.Generator) -> None:
+    """A translucent stain drawn into the 300-dpi page (it darkens paper and ink alike, by a
+    factor): a ring with a darker rim and a faint inside, or a blotch darkest in the middle;
+    both with a wavy outline."""
+    h, w = page.shape
+    r = stain.radius_mm * _K_RENDER
+    cx, cy = stain.x_mm * _K_RENDER, stain.y_mm * _K_RENDER
+    x0, x1 = max(0, int(cx - 1.3 * r)), min(w, int(cx + 1.3 * r) + 1)
+    y0, y1 = max(0, int(cy - 1.3 * r)), min(h, int(cy + 1.3 * r) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = xs - cx, ys - cy
+    distance = np.hypot(dx, dy)
+    angle = np.arctan2(dy, dx)
+    phases = rng.uniform(0, 2 * np.pi, 3)
+    wobble = 1.0 + 0.06 * np.sin(3 * angle + phases[0]) + 0.04 * np.sin(7 * angle + phases[1])
+    rel = distance / (r * wobble)
+    if stain.kind == "ring":
+        rim = 0.035 + 0.02 * (1 + np.sin(2 * angle + phases[2]))  # rim width, share of radius
+        mask = np.exp(-(((rel - 1.0) / rim) ** 2)) + 0.2 * (rel < 1.0)
+    else:
+        mask = np.clip(1.0 - rel**2, 0.0, 1.0) ** 0.6
+    factor = 1.0 - (stain.darkness / 255.0) * np.clip(mask, 0.0, 1.0)
+    roi = page[y0:y1, x0:x1]
+    roi[:] = np.clip(roi.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+
+
+# The 8 × 8 Bayer matrix (each level: the quadrants 4M, 4M + 2, 4M + 3, 4M + 1): the
+# thresholds of an ordered screen, dispersed so that any grey is an even dot pattern.
+_BAYER8 = np.zeros((1, 1))
+for _ in range(3):
+    _BAYER8 = np.block([[4 * _BAYER8, 4 * _BAYER8 + 2], [4 * _BAYER8 + 3, 4 * _BAYER8 + 1]])
+_SCREEN = ((_BAYER8 + 0.5) * 255 / 64).astype(np.float32)
+
+
+def dither(image: np.ndarray, kind: str) -> np.ndarray:
+    """A grey image made 1-bit (0/255) as a scanner's halftone mode does: `error-diffusion`
+    (Floyd–Steinberg, Pillow) or `ordered` (an 8 × 8 Bayer screen). Greys become a pattern of
+    dots whose density is the grey's darkness, not a hard threshold."""
+    if kind == "error-diffusion":
+        bits = Image.fromarray(image).convert("1", dither=Image.Dither.FLOYDSTEINBERG)
+        return np.asarray(bits, dtype=np.uint8) * np.uint8(255)
+    if kind == "ordered":
+        h, w = image.shape
+        screen = np.tile(_SCREEN, (-(-h // 8), -(-w // 8)))[:h, :w]
+        return np.where(image > screen, 255, 0).astype(np.uint8)
+    raise ValueError(f"unknown dithering {kind!r}")
 
 
 _WHITEN = np.arange(256, dtype=np.uint8)

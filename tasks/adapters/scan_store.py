@@ -164,8 +164,11 @@ def store_records(
 _FIELD_OF_REASON = {
     "work_code_mismatch": "work_code",
     "work_code_unknown": "work_code",
+    "work_code_incomplete": "work_code",
     "topic_unknown": "topic_number",
     "sheet_count_mismatch": "answer_blanks",
+    "sheet_count_unattributed": "answer_blanks",
+    "sheet_count_empty": "answer_blanks",
 }
 
 

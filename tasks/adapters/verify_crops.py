@@ -30,7 +30,10 @@ PAGE_WIDTH_PX = 700
 
 
 def _frame(path: Path, index: int) -> np.ndarray | None:
-    if index == 0 and path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+    """The page `index` of a scan file. A PNG or JPEG holds one page whatever the index: a
+    rejected page's image is its quarantine copy, one page cut out of a multi-page file, while
+    the index stays the page's place in that file."""
+    if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
         return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     for frame in read_frames(path):
         if frame.index == index:

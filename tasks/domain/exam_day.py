@@ -933,6 +933,7 @@ def ground_truth(
             school: {
                 "dpi": s.dpi,
                 "binarize": s.binarize,
+                "dither": s.dither,
                 "format": s.file_format,
                 "background": s.background,
                 "overscan_mm": s.overscan_mm,

@@ -25,6 +25,7 @@ from tasks.domain.blanks import PAGE_H, PAGE_W
 from tasks.errors import DataError
 
 __all__ = [
+    "DITHER_KINDS",
     "EFFECTS",
     "FORMATS",
     "PRESETS",
@@ -35,6 +36,7 @@ __all__ = [
     "ScanOptions",
     "ScanPlan",
     "Scanner",
+    "Stain",
     "mm_to_px",
     "page_size_px",
     "plan_scans",
@@ -50,6 +52,10 @@ EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "tiff-multi": ".tif
 NAME_PATTERNS = ("scan_{n:04d}", "IMG_{n:04d}", "Scan{n:04d}", "{n:05d}")
 UNREADABLE_KINDS = ("black", "torn")
 CORNERS = ("tl", "tr", "bl", "br")
+# How a dithering scanner makes its 1-bit image instead of a fixed threshold: error diffusion
+# (Floyd–Steinberg) or an ordered 8 × 8 Bayer screen.
+DITHER_KINDS = ("error-diffusion", "ordered")
+STAIN_KINDS = ("ring", "blotch")  # a coffee cup's ring, a grey translucent blotch
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,9 @@ class ScanOptions:
     frames_per_file: tuple[int, int] = (8, 25)  # pages in one multi-page TIFF or PDF
     dark_backing: float = 0.3  # share of scanners with a black backing (else white)
     overscan_mm: tuple[float, float] = (0.0, 0.0)  # a scanner's margin around A4, a range
+    dither: float = 0.0  # share of scanners delivering dithered 1-bit images (not thresholded)
+    stains: float = 0.0  # coffee rings and grey blotches per page, on average
+    shear_deg: float = 0.0  # a sheet-fed scanner's skew of the feed: shear up to ±N degrees
 
     def __post_init__(self) -> None:
         shares = (
@@ -96,15 +105,19 @@ class ScanOptions:
             "duplicates",
             "unreadable",
             "dark_backing",
+            "dither",
         )
         for name in shares:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise DataError(f"параметр {name}: доля от 0 до 1")
-        for name in ("rotation_deg", "scale", "shift_mm", "perspective_mm", "blur_px", "noise"):
+        nonnegative = ("rotation_deg", "scale", "shift_mm", "perspective_mm", "blur_px", "noise")
+        for name in (*nonnegative, "stains", "shear_deg"):
             if getattr(self, name) < 0:
                 raise DataError(f"параметр {name} не может быть отрицательным")
         if self.rotation_deg > 45 or self.scale > 0.2:
             raise DataError("поворот не более 45°, масштаб не более 20 %")
+        if self.shear_deg > 5 or self.stains > 20:
+            raise DataError("перекос подачи не более 5°, пятен не более 20 на страницу")
         low, high = self.jpeg_quality
         if not 1 <= low <= high <= 100:
             raise DataError("качество JPEG: диапазон от 1 до 100")
@@ -155,6 +168,9 @@ EFFECTS: dict[str, dict[str, Any]] = {
     "missing": {"missing": 0.0},
     "duplicates": {"duplicates": 0.0},
     "unreadable": {"unreadable": 0.0},
+    "dither": {"dither": 0.0},
+    "stains": {"stains": 0.0},
+    "shear": {"shear_deg": 0.0},
 }
 
 PRESETS: dict[str, ScanOptions] = {
@@ -202,6 +218,35 @@ PRESETS: dict[str, ScanOptions] = {
         unreadable=0.01,
         paper_tone=30.0,
     ),
+    # Blanks from outside the region's own schools (another region's, an old office copier):
+    # mostly dithered 1-bit pages (error diffusion or an ordered screen) saved as strongly
+    # compressed JPEG at 150–200 dpi, coffee rings and grey blotches, a sheet-fed scanner's
+    # shear of the feed.
+    "outside": ScanOptions(
+        rotation_deg=3.0,
+        scale=0.02,
+        shift_mm=5.0,
+        perspective_mm=1.5,
+        perspective_share=0.1,
+        blur_px=0.8,
+        blur_share=0.3,
+        noise=8.0,
+        speckles=40.0,
+        jpeg_quality=(30, 55),
+        binarize=0.2,
+        dither=0.7,
+        dpi=(150, 200),
+        turned=0.05,
+        overscan_mm=(0.0, 8.0),
+        missing=0.002,
+        duplicates=0.005,
+        unreadable=0.003,
+        paper_tone=20.0,
+        formats=(("jpeg", 6.0), ("png", 1.0), ("tiff-multi", 1.0)),
+        pdf_batches=1,
+        stains=1.2,
+        shear_deg=1.0,
+    ),
 }
 
 
@@ -241,6 +286,28 @@ class Scanner:
     background: int  # grey level of the backing seen around the sheet
     name_pattern: str
     overscan_mm: float = 0.0  # the scanned area is A4 plus this on every side
+    dither: str | None = None  # a 1-bit scanner's dithering (`DITHER_KINDS`), else a threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Stain:
+    """A stain on the paper: a coffee ring (a darker rim) or a blotch (grey, translucent,
+    darkest in the middle), centred at a page point (layout mm)."""
+
+    kind: str  # `STAIN_KINDS`
+    x_mm: float
+    y_mm: float
+    radius_mm: float
+    darkness: int  # grey levels taken off white at the darkest
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "x_mm": self.x_mm,
+            "y_mm": self.y_mm,
+            "radius_mm": self.radius_mm,
+            "darkness": self.darkness,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +333,9 @@ class PageEffects:
     background: int = 255
     unreadable: str | None = None  # "black" or "torn-<corner>"
     seed: int = 0  # noise and specks of this image
+    dither: str | None = None  # a 1-bit image dithered (`DITHER_KINDS`) instead of thresholded
+    stains: tuple[Stain, ...] = ()  # on the paper, so they move with it
+    shear_deg: float = 0.0  # the feed's shear: x moves by tan(angle) × (y − page centre)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -282,11 +352,14 @@ class PageEffects:
             "paper_level": self.paper,
             "ink_floor": self.ink_floor,
             "binarized": self.binarized,
-            "threshold": self.threshold if self.binarized else None,
+            "threshold": self.threshold if self.binarized and not self.dither else None,
             "jpeg_quality": self.jpeg_quality,
             "white_point": self.white_point,
             "background": self.background,
             "unreadable": self.unreadable,
+            "dither": self.dither,
+            "stains": [s.as_dict() for s in self.stains],
+            "shear_deg": self.shear_deg,
         }
 
 
@@ -341,6 +414,13 @@ def _scanners(schools: Sequence[str], options: ScanOptions, seed: int) -> dict[s
         binarize = rng.random() < options.binarize
         fmt = "pdf" if school in pdf_schools else _weighted(rng, options.formats)
         dark = rng.random() < options.dark_backing
+        # Drawn apart, so that presets without dithering keep their scanners exactly.
+        dither = None
+        if options.dither > 0:
+            drng = _rng(seed, "dither", school)
+            if drng.random() < options.dither:
+                dither = drng.choice(DITHER_KINDS)
+                binarize = True
         out[school] = Scanner(
             dpi=rng.choice(options.dpi),
             binarize=binarize,
@@ -348,6 +428,7 @@ def _scanners(schools: Sequence[str], options: ScanOptions, seed: int) -> dict[s
             background=rng.randint(15, 45) if dark else rng.randint(235, 255),
             name_pattern=rng.choice(NAME_PATTERNS),
             overscan_mm=round(rng.uniform(*options.overscan_mm), 1),
+            dither=dither,
         )
     return out
 
@@ -373,7 +454,7 @@ def _effects(rng: random.Random, scanner: Scanner, options: ScanOptions, fmt: st
         speckles = max(0, round(rng.gauss(options.speckles, options.speckles / 3)))
     low, high = options.jpeg_quality
     tone = round(rng.uniform(0, options.paper_tone)) if options.paper_tone > 0 else 0
-    return PageEffects(
+    effects = PageEffects(
         dpi=scanner.dpi,
         overscan_mm=scanner.overscan_mm,
         rotation_deg=spread(options.rotation_deg),
@@ -402,6 +483,36 @@ def _effects(rng: random.Random, scanner: Scanner, options: ScanOptions, fmt: st
         background=scanner.background,
         unreadable=unreadable,
         seed=rng.getrandbits(31),
+    )
+    if not (options.stains or options.shear_deg or scanner.dither):
+        return effects
+    # Drawn from their own generator, so that presets without them keep every other number.
+    extra = random.Random(f"{effects.seed}|extra")
+    stains: list[Stain] = []
+    if options.stains > 0:
+        count = sum(
+            extra.random() < options.stains / 4 for _ in range(4 * math.ceil(options.stains))
+        )
+        for _ in range(count):
+            kind = extra.choice(STAIN_KINDS)
+            stains.append(
+                Stain(
+                    kind,
+                    round(extra.uniform(10, PAGE_W - 10), 1),
+                    round(extra.uniform(10, PAGE_H - 10), 1),
+                    round(extra.uniform(12, 40) if kind == "ring" else extra.uniform(8, 35), 1),
+                    extra.randint(30, 80) if kind == "ring" else extra.randint(20, 60),
+                )
+            )
+    shear = (
+        round(extra.uniform(-options.shear_deg, options.shear_deg), 3) if options.shear_deg else 0.0
+    )
+    return replace(
+        effects,
+        dither=scanner.dither,
+        threshold=0 if scanner.dither else effects.threshold,
+        stains=tuple(stains),
+        shear_deg=shear,
     )
 
 
@@ -488,16 +599,20 @@ def mm_to_px(effects: PageEffects) -> np.ndarray:
     """The 3×3 map from a page point in millimetres (layout coordinates: origin top-left,
     x right, y down) to the scanned image's pixel coordinates (continuous: pixel (i, j)
     covers [i, i+1) × [j, j+1)). Affine unless the page has perspective. Order: perspective,
-    then rotation and scale about the page centre and the shift, then the 180° turn, then the
-    scanner's margin and resolution."""
+    then the feed's shear, rotation and scale about the page centre and the shift, then the
+    180° turn, then the scanner's margin and resolution."""
     w, h = PAGE_W, PAGE_H
     m = np.eye(3)
     if effects.perspective_mm:
         corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=float)
         m = _homography(corners, corners + np.array(effects.perspective_mm, dtype=float))
+    cx, cy = w / 2, h / 2
+    if effects.shear_deg:
+        # A sheet-fed scanner pulls one edge faster: x moves with y, about the page centre.
+        t = math.tan(math.radians(effects.shear_deg))
+        m = np.array([[1.0, t, -t * cy], [0, 1.0, 0], [0, 0, 1]]) @ m
     angle = math.radians(effects.rotation_deg)
     c, s = math.cos(angle) * effects.scale, math.sin(angle) * effects.scale
-    cx, cy = w / 2, h / 2
     dx, dy = effects.shift_mm
     # y points down, so a positive angle turns the page clockwise on the screen.
     place = np.array(

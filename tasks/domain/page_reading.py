@@ -62,10 +62,25 @@ REASONS: dict[str, tuple[str, str]] = {
         NEEDS_VERIFICATION,
         "код работы на дополнительном бланке не найден среди работ этой ОО",
     ),
+    "work_code_incomplete": (
+        NEEDS_VERIFICATION,
+        "код работы прочитан не полностью: цифра пропущена или не распознана "
+        "(прочитанные цифры совпадают с кодом работы)",
+    ),
     "topic_unknown": (NEEDS_VERIFICATION, "номер темы не из комплекта тем этого сеанса"),
     "sheet_count_mismatch": (
         NEEDS_VERIFICATION,
         "число полученных бланков записи не равно «Количеству бланков записи»",
+    ),
+    "sheet_count_empty": (
+        NEEDS_VERIFICATION,
+        "«Количество бланков записи» не заполнено или не прочитано, "
+        "а у работы есть дополнительные бланки",
+    ),
+    "sheet_count_unattributed": (
+        NEEDS_VERIFICATION,
+        "число бланков записи не проверено: код работы на дополнительном бланке этой ОО "
+        "не прочитан",
     ),
     "orphan_page": (NEEDS_VERIFICATION, "нет бланка регистрации этой работы"),
     "identified_by_print": (
@@ -254,12 +269,39 @@ def field_candidates(
     return None
 
 
-def field_reason(name: str, reading: FieldReading, damaged: bool) -> str | None:
+# A written work code whose inked cells are all read as a candidate's digits may miss this
+# many cells (empty or undecided) and still be told «incomplete» rather than «another code».
+_MISSING_CELLS = 2
+
+
+def incomplete_of(reading: FieldReading, candidates: Sequence[str] | None) -> bool:
+    """The field is one of the candidates with a digit or two missing (a cell read empty or
+    undecided), every digit read being the candidate's own: a faint or unread digit, not a
+    different value written."""
+    cells = reading.cells
+    gaps = sum(c in ("", "?") for c in cells)
+    if not candidates or not 0 < gaps <= _MISSING_CELLS:
+        return False
+    return any(
+        len(c) == len(cells)
+        and all(x in ("", "?") or x == d for x, d in zip(cells, c, strict=True))
+        for c in candidates
+    )
+
+
+def field_reason(
+    name: str,
+    reading: FieldReading,
+    damaged: bool,
+    candidates: Sequence[str] | None = None,
+) -> str | None:
     if damaged:
         return "field_damaged"
     if reading.accepted:
         return None
     if reading.reason == "not_a_candidate":
+        if name == "work_code" and incomplete_of(reading, candidates):
+            return "work_code_incomplete"
         return {"work_code": "work_code_mismatch", "topic_number": "topic_unknown"}.get(
             name, "digits_uncertain"
         )
@@ -329,12 +371,11 @@ def read_page(
         except KeyError:  # not on this side (the back of an answer blank)
             continue
         cells = _digit_cells(grey, located, item, engines)
-        reading = decide_field(
-            cells.probabilities(model), field_candidates(record.out, name, context)
-        )
+        candidates = field_candidates(record.out, name, context)
+        reading = decide_field(cells.probabilities(model), candidates)
         fields[name] = reading.as_dict()
         kept[name] = cells
-        reason = field_reason(name, reading, cells.damaged)
+        reason = field_reason(name, reading, cells.damaged, candidates)
         if reason:
             record.reason(reason)
     record.out["fields"] = fields

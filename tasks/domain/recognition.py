@@ -104,6 +104,9 @@ class Located:
     ink: int  # grey level of the darkest print
     orientation_sure: bool = True  # the bar was seen (else the QR decided)
     inferred: str | None = None  # the corner whose marker was inferred (layout's own naming)
+    # A dithered (halftone) page: the Gaussian sigma, in mm, that smooths its dots back into
+    # greys before a cut-out is thresholded; 0 on a grey or thresholded page.
+    descreen_mm: float = 0.0
 
     def point(self, x_mm: float, y_mm: float) -> tuple[float, float]:
         v = self.to_image @ np.array([x_mm, y_mm, 1.0])
@@ -161,6 +164,27 @@ def ink_levels(small: np.ndarray) -> tuple[int, int]:
     paper = int(np.searchsorted(cumulative, 0.70))
     ink = int(np.searchsorted(cumulative, 0.003))
     return paper, ink
+
+
+# Dithered pages (a scanner's halftone mode: greys drawn as dot patterns) are told by how much
+# neighbouring pixels differ along a row: the median over 32-px runs of every 7th row (not 8th:
+# an 8 × 8 ordered screen would show the same row of its pattern each time) is at most 3.5 grey
+# levels on grey and thresholded scans (moderate, harsh), 6 to 48 on dithered ones (outside:
+# error diffusion and ordered screens, 150-200 dpi, JPEG 30-55).
+_DITHER_ROUGHNESS = 5.0
+_DESCREEN_PX = 1.2  # the smoothing of a dithered page, in its own pixels
+
+
+def roughness(grey: np.ndarray) -> float:
+    """How much neighbouring pixels differ along the rows, in grey levels: the median over
+    32-px runs of every 7th row (text edges are a small share; a halftone's dots are
+    everywhere)."""
+    rows = grey[::7]
+    w = (rows.shape[1] - 1) // 32 * 32
+    if w == 0:
+        return 0.0
+    steps = cv2.absdiff(rows[:, 1 : w + 1], rows[:, :w])
+    return float(np.median(steps.reshape(rows.shape[0], -1, 32).mean(axis=2, dtype=np.float32)))
 
 
 def _threshold(paper: int, ink: int) -> int:
@@ -306,7 +330,10 @@ def locate(grey: np.ndarray) -> Located | str:
         error, corners, k, inferred = best
         markers = 3
     upright = _map(corners)
-    located = Located(upright, markers, False, k, error, paper, ink, inferred=inferred)
+    descreen = _DESCREEN_PX / k if roughness(grey) > _DITHER_ROUGHNESS else 0.0
+    located = Located(
+        upright, markers, False, k, error, paper, ink, inferred=inferred, descreen_mm=descreen
+    )
     # The orientation bar: beside the top-left marker of an upright page; seen beside the
     # bottom-right one, the page is turned.
     here = _mean_in(grey, upright, _ORIENTATION)
@@ -478,8 +505,34 @@ def check_geometry(located: Located, qr_corners_px: np.ndarray) -> float:
     return float(distance.max() / located.px_per_mm)
 
 
-def _binary(patch: np.ndarray, located: Located) -> np.ndarray:
-    return (patch < _threshold(located.paper, located.ink)).astype(np.uint8)
+def _descreened(patch: np.ndarray, located: Located, px_per_mm: float) -> np.ndarray:
+    """A dithered page's cut-out smoothed (descreened), so that its dots are greys again: a
+    stroke or a frame line drawn in dots becomes one solid line, the paper's dots nothing."""
+    if located.descreen_mm <= 0:
+        return patch
+    return cv2.GaussianBlur(patch, (0, 0), located.descreen_mm * px_per_mm)
+
+
+def _binary(patch: np.ndarray, located: Located, px_per_mm: float = PX_PER_MM) -> np.ndarray:
+    """A cut-out's ink (1) against the page's paper and ink levels (descreened first)."""
+    smooth = _descreened(patch, located, px_per_mm)
+    return (smooth < _threshold(located.paper, located.ink)).astype(np.uint8)
+
+
+# On a descreened page a thin printed frame line is a light grey (its dots averaged with the
+# paper's); whether it is there is judged at this share of the way from ink to paper.
+_FRAME_LEVEL_DESCREENED = 0.8
+
+
+def _binary_and_frame(patch: np.ndarray, located: Located) -> tuple[np.ndarray, np.ndarray]:
+    """A cut-out's ink, and what counts as dark when its printed frame is looked for (the
+    same, except on a descreened page)."""
+    smooth = _descreened(patch, located, PX_PER_MM)
+    ink = (smooth < _threshold(located.paper, located.ink)).astype(np.uint8)
+    if located.descreen_mm <= 0:
+        return ink, ink
+    level = located.ink + _FRAME_LEVEL_DESCREENED * (located.paper - located.ink)
+    return ink, (smooth < level).astype(np.uint8)
 
 
 def _frame_share(ink: np.ndarray, band_px: int) -> float:
@@ -500,8 +553,9 @@ _FRAME_PAD = 0.9  # mm: a cut-out reaches this far beyond a printed frame
 _SPECK_MM2 = 0.12  # ink blobs smaller than this are dust or noise
 
 
-def _framed(grey: np.ndarray, located: Located, box: Box) -> tuple[np.ndarray, float]:
-    """A box with its printed frame and a margin, thresholded; and how whole the frame is."""
+def _framed(grey: np.ndarray, located: Located, box: Box) -> tuple[np.ndarray, float, np.ndarray]:
+    """A box with its printed frame and a margin, thresholded; how whole the frame is; and
+    the cut-out as dark as its frame lines are looked for (`_binary_and_frame`)."""
     pad = _FRAME_PAD
     patch = _cut(
         grey,
@@ -509,9 +563,9 @@ def _framed(grey: np.ndarray, located: Located, box: Box) -> tuple[np.ndarray, f
         Box(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad),
         PX_PER_MM,
     )
-    ink = _binary(patch, located)
+    ink, frame = _binary_and_frame(patch, located)
     band = round(2 * pad * PX_PER_MM)
-    return ink, _frame_share(ink, band)
+    return ink, _frame_share(frame, band), frame
 
 
 def read_marks(grey: np.ndarray, located: Located, layout: Layout) -> dict[str, MarkReading]:
@@ -522,9 +576,10 @@ def read_marks(grey: np.ndarray, located: Located, layout: Layout) -> dict[str, 
     inset = round((_FRAME_PAD + 0.45) * PX_PER_MM)
     whole = round(_FRAME_PAD * PX_PER_MM)
     for item in layout.of_kind(FieldKind.MARK_BOX):
-        ink, frame = _framed(grey, located, item.box)
+        ink, frame, framing = _framed(grey, located, item.box)
         filled = float(ink[whole:-whole, whole:-whole].mean())
-        strokes = _clean(ink & (1 - _frame_lines(ink, pad)), int(_SPECK_MM2 * PX_PER_MM**2))
+        lines = _frame_lines(framing, pad)
+        strokes = _clean(ink & (1 - lines), int(_SPECK_MM2 * PX_PER_MM**2))
         inside = strokes[inset:-inset, inset:-inset]
         share = float(inside.mean()) if inside.size else 0.0
         if filled >= _MARK_FULL:
@@ -588,6 +643,24 @@ def _frame_lines(ink: np.ndarray, pad: int) -> np.ndarray:
 
 
 _CELL_REACH = 2.2  # mm above and below a cell's frame where a digit written over it may reach
+_CELL_INK = 0.01  # a cell holds a digit when more of its interior than this is ink...
+# ...or when one stroke runs this far (mm) across its core (the interior 0.5 mm in from its
+# edge): a thin, light «1» covers well under 1 % of the cell, yet it is written, and a cell
+# read as empty would let the field be accepted as empty or as a shorter value.
+_STROKE_MM, _CORE_INSET_MM = 3.0, 0.5
+
+
+def _stroke_inside(interior: np.ndarray) -> bool:
+    """Whether one connected stroke runs at least `_STROKE_MM` up or across the cell's core
+    (a frame remnant lies along the interior's edge, a speck is short)."""
+    inset = round(_CORE_INSET_MM * PX_PER_MM)
+    core = interior[inset:-inset, inset:-inset]
+    if not core.any():
+        return False
+    _, _, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+    reach = _STROKE_MM * PX_PER_MM
+    extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+    return bool((extent >= reach).any())
 
 
 def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk]:
@@ -608,18 +681,20 @@ def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk
             cell.w + 2 * _FRAME_PAD,
             cell.h + 2 * _FRAME_PAD + 2 * extra / PX_PER_MM,
         )
-        tall = _binary(_cut(grey, located.to_image, tall_box, PX_PER_MM), located)
+        tall, tall_frame = _binary_and_frame(
+            _cut(grey, located.to_image, tall_box, PX_PER_MM), located
+        )
         h = round((cell.h + 2 * _FRAME_PAD) * PX_PER_MM)
         ink = tall[extra : extra + h]
         h, w = ink.shape
-        frame = _frame_share(ink, 2 * pad)
+        frame = _frame_share(tall_frame[extra : extra + h], 2 * pad)
         lines = np.zeros_like(tall)
-        lines[extra : extra + h] = _frame_lines(ink, pad)
+        lines[extra : extra + h] = _frame_lines(tall_frame[extra : extra + h], pad)
         strokes = _clean(tall & (1 - lines), min_area=min_area)
         top, left = extra + pad + inset, pad + inset
         interior = strokes[top : extra + h - pad - inset, left : w - pad - inset]
         share = float(interior.mean()) if interior.size else 0.0
-        inked = share > 0.01
+        inked = share > _CELL_INK or _stroke_inside(interior)
         image = None
         if inked:
             # The digit: components that reach into the interior (not a neighbour's overhang),
@@ -665,7 +740,7 @@ def _text_binary(
     item = next((f for f in layout.fields if f.kind is FieldKind.TEXT_AREA), None)
     if item is None:
         return None
-    ink = _binary(_cut(grey, located.to_image, item.box, TEXT_PX_PER_MM), located)
+    ink = _binary(_cut(grey, located.to_image, item.box, TEXT_PX_PER_MM), located, TEXT_PX_PER_MM)
     return ink, item.box.h / max(item.lines, 1)
 
 

@@ -48,7 +48,13 @@ __all__ = ["BatchSummary", "SessionCodes", "check_batch", "contract_frame", "pag
 MAX_SHEETS = 20  # «Количество бланков записи» beyond this is not plausible
 # Reasons a field decision gives; re-deciding a field first removes its old reason.
 _FIELD_REASONS = frozenset(
-    {"digits_uncertain", "work_code_mismatch", "topic_unknown", "field_damaged"}
+    {
+        "digits_uncertain",
+        "work_code_mismatch",
+        "work_code_incomplete",
+        "topic_unknown",
+        "field_damaged",
+    }
 )
 
 
@@ -134,9 +140,49 @@ def _decide(
 ) -> None:
     reading = decide_field(cells[name].probabilities(model), candidates)
     record["fields"][name] = reading.as_dict()
-    reason = field_reason(name, reading, cells[name].damaged)
+    reason = field_reason(name, reading, cells[name].damaged, candidates)
     if reason and reason not in reasons:
         reasons.append(reason)
+
+
+def _count(
+    record: dict[str, Any],
+    cells: Mapping[str, DigitCells],
+    received: int,
+    model: DigitModel,
+    reasons: list[str],
+    unattributed: Mapping[str | None, int],
+    school: str | None,
+) -> None:
+    """«Количество бланков записи» against the answer sheets received for the work. A count
+    read as another number is `sheet_count_mismatch`, unless the batch has an additional blank
+    of the school whose work is unknown (then the count is not to blame:
+    `sheet_count_unattributed`); a count read empty while the work has additional blanks is
+    `sheet_count_empty` (an empty count is accepted only for a work of one sheet at most)."""
+    plausible = [str(received)] if received else []
+    _decide(record, cells, "answer_blanks", model, plausible or None, reasons)
+    reading = record["fields"]["answer_blanks"]
+    flagged: str | None = None
+    if reading["status"] == ACCEPTED and reading["value"] == "" and received > 1:
+        flagged = "sheet_count_empty"
+    elif reading["status"] != ACCEPTED and received:
+        free = decide_field(cells["answer_blanks"].probabilities(model))
+        if free.accepted and free.value and int(free.value) != received:
+            reading = free.as_dict()
+            unread = sum(
+                n for s, n in unattributed.items() if s is None or school is None or s == school
+            )
+            too_many = int(free.value) > received and unread > 0
+            flagged = "sheet_count_unattributed" if too_many else "sheet_count_mismatch"
+    if flagged:
+        record["fields"]["answer_blanks"] = {
+            **reading,
+            "status": "needs_verification",
+            "reason": flagged,
+        }
+        reasons[:] = [r for r in reasons if r != "digits_uncertain"]
+        reasons.append(flagged)
+    record["fields"]["answer_blanks"]["received"] = received
 
 
 def check_batch(
@@ -251,24 +297,22 @@ def check_batch(
             registration[work] = i
         else:
             sheets[work].add(f"{record['blank_type']}:{record['code']}")
+    # Additional blanks in the batch whose work is not known (their written code unread), by
+    # school: a count that says more sheets than were attributed may count one of them.
+    unattributed: Counter[str | None] = Counter(
+        school_of.get(records[i]["code"])
+        for i in live
+        if records[i]["blank_type"] == str(BlankType.ADDITIONAL)
+        and records[i]["page"] == 1
+        and not records[i].get("work_code")
+    )
     for work, i in registration.items():
         if "answer_blanks" not in cells[i]:
             continue
         received = len(sheets.get(work, ()))
-        plausible = [str(received)] if received else []
-        _decide(records[i], cells[i], "answer_blanks", adapted, plausible or None, reasons[i])
-        reading = records[i]["fields"]["answer_blanks"]
-        if reading["status"] != ACCEPTED and received:
-            free = decide_field(cells[i]["answer_blanks"].probabilities(adapted))
-            if free.accepted and free.value and int(free.value) != received:
-                records[i]["fields"]["answer_blanks"] = {
-                    **free.as_dict(),
-                    "status": "needs_verification",
-                    "reason": "sheet_count_mismatch",
-                }
-                reasons[i] = [r for r in reasons[i] if r != "digits_uncertain"]
-                reasons[i].append("sheet_count_mismatch")
-        records[i]["fields"]["answer_blanks"]["received"] = received
+        _count(
+            records[i], cells[i], received, adapted, reasons[i], unattributed, kit_codes.get(work)
+        )
     # Sheet numbers on additional blanks: «Лист №» counts from 2 (the answer blank is 1) to
     # the number of additional blanks the work has in the batch.
     for i in live:

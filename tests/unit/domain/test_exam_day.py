@@ -488,3 +488,33 @@ def test_presets_are_what_the_scan_stage_measures_against() -> None:
     assert harsh.dpi == (150,)
     assert harsh.binarize == 1.0
     assert dataclasses.replace(PRESETS["none"]).rotation_deg == 0
+
+
+def test_the_outside_preset_dithers_stains_and_shears_and_the_map_includes_the_shear() -> None:
+    outside = PRESETS["outside"]
+    assert outside.dither > 0.5
+    assert outside.stains > 0
+    assert outside.shear_deg > 0
+    assert outside.jpeg_quality == (30, 55)
+    assert set(outside.dpi) == {150, 200}
+    calm = outside.without(["dither", "stains", "shear"])
+    assert (calm.dither, calm.stains, calm.shear_deg) == (0.0, 0.0, 0.0)
+    # A shear of the feed moves x with y about the page centre, y stays.
+    m = mm_to_px(PageEffects(dpi=254, shear_deg=1.0))
+    t = np.tan(np.radians(1.0))
+    for y in (0.0, 297.0):
+        x, yy, w = m @ np.array([105.0, y, 1.0])
+        assert np.allclose((x / w / 10, yy / w / 10), (105.0 + t * (y - 148.5), y), atol=1e-6)
+
+
+def test_dithering_and_stains_do_not_change_the_other_presets_plans() -> None:
+    pages = {"4201001": [f"answer-1:{n:012d}" for n in range(40)]}
+    plain = plan_scans(pages, PRESETS["moderate"], 3)
+    again = plan_scans(pages, dataclasses.replace(PRESETS["moderate"], dither=0.0), 3)
+    assert plain == again
+    assert all(not f.effects.dither and not f.effects.stains for _, f in plain.frames())
+    dithered = plan_scans(pages, dataclasses.replace(PRESETS["moderate"], dither=1.0), 3)
+    scanner = dithered.scanners["4201001"]
+    assert scanner.binarize
+    assert scanner.dither in ("error-diffusion", "ordered")
+    assert all(f.effects.dither == scanner.dither for _, f in dithered.frames())

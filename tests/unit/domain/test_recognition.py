@@ -2,16 +2,20 @@
 committed scan samples (tests/scan_samples): the markers are found (three on a torn page) and
 map the layout to within a fraction of a millimetre of where the simulator put it, a page
 turned 180° is told, and every sample — rotated, turned, 150 dpi, 1 bit, torn, empty — reads
-as the simulator's ground truth says; an image without a page is rejected with its reason."""
+as the simulator's ground truth says; an image without a page is rejected with its reason. A
+thin light «1» that covers under 1 % of its cell is still ink, and a dithered (halftone) scan
+is told and descreened, so that its fields and marks read right."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from tasks.domain import recognition as rec
-from tasks.domain.blanks import PAGE_H, PAGE_W, BlankType, FieldKind, layout_for
-from tasks.domain.page_reading import REASONS, STATUSES, PageContext, read_page
+from tasks.domain.blanks import PAGE_H, PAGE_W, BlankType, Field, FieldKind, layout_for
+from tasks.domain.digit_fields import decide_field
+from tasks.domain.page_reading import REASONS, STATUSES, DigitCells, PageContext, read_page
 from tests.scan_samples_support import engines, image, read, session, truth
 
 NAMES = sorted(truth())
@@ -176,3 +180,75 @@ def test_every_sample_status_comes_from_the_vocabulary() -> None:
         record, _ = read(name)
         assert record["status"] in STATUSES
         assert all(r in REASONS for r in record["reasons"])
+
+
+# --- a thin «1»; dithered pages ------------------------------------------------------------------
+
+
+def _drawn_field(stroke_mm: float) -> tuple[np.ndarray, rec.Located, Field]:
+    """«Количество бланков записи» drawn at 10 px/mm on white: the printed cell frames, and in
+    the second cell a thin light «1» one pixel wide and `stroke_mm` tall."""
+    item = layout_for(BlankType.REGISTRATION, 1).field("answer_blanks")
+    k = rec.PX_PER_MM
+    grey = np.full((round(PAGE_H * k), round(PAGE_W * k)), 250, np.uint8)
+    for cell in item.cells:
+        x0, y0 = round(cell.x * k), round(cell.y * k)
+        x1, y1 = round((cell.x + cell.w) * k), round((cell.y + cell.h) * k)
+        cv2.rectangle(grey, (x0, y0), (x1, y1), 40, 2)
+    cell = item.cells[1]
+    x = round((cell.x + cell.w / 2) * k)
+    top = round((cell.y + (cell.h - stroke_mm) / 2) * k)
+    grey[top : top + round(stroke_mm * k), x] = 90
+    located = rec.Located(np.diag([k, k, 1.0]), 4, False, k, 0.0, 250, 0)
+    return grey, located, item
+
+
+def test_a_thin_light_one_is_ink_though_it_covers_under_one_percent_of_its_cell() -> None:
+    grey, located, item = _drawn_field(4.5)
+    cells = rec.digit_cells(grey, located, item)
+    assert [c.damaged for c in cells] == [False, False]
+    assert cells[1].ink < 0.01  # under the share that tells a written cell on its own
+    assert [c.inked for c in cells] == [False, True]
+    # Read, it is a «1» or goes to verification; never an accepted empty count.
+    readers, model = engines()
+    assert cells[1].image is not None
+    sample = readers.describe([cells[1].image])[0]
+    probs = DigitCells((None, sample), False).probabilities(model)
+    reading = decide_field(probs, ["1"])
+    assert not (reading.accepted and reading.value == "")
+    assert reading.value == "1" or not reading.accepted
+
+
+def test_a_speck_or_a_short_scratch_in_a_cell_is_still_no_digit() -> None:
+    grey, located, item = _drawn_field(1.5)
+    assert [c.inked for c in rec.digit_cells(grey, located, item)] == [False, False]
+
+
+@pytest.mark.parametrize("kind", ["error-diffusion", "ordered"])
+def test_a_dithered_scan_is_descreened_and_its_fields_and_marks_read_right(kind: str) -> None:
+    from tasks.adapters.scan_effects import dither
+
+    name = "registration_plain.jpg"
+    sample = truth()[name]
+    # The scanner's halftone mode over a slightly grey paper: greys become dot patterns.
+    grey = dither(cv2.convertScaleAbs(image(name), alpha=0.9, beta=5), kind)
+    assert set(np.unique(grey)) == {0, 255}
+    assert rec.roughness(grey) > 5 > max(rec.roughness(image(n)) for n in NAMES)
+    located = rec.locate(grey)
+    assert isinstance(located, rec.Located)
+    assert located.descreen_mm > 0
+    readers, model = engines()
+    record, _ = read_page(
+        grey, readers, model, PageContext(session().topics), {"source_file": kind, "frame": 0}
+    )
+    assert record["status"] == "accepted", record["reasons"]
+    assert {f: r["value"] for f, r in record["fields"].items()} == sample["handwritten"]["fields"]
+    marks = {box: m["state"] for box, m in record["marks"].items()}
+    assert marks == {box: sample["handwritten"]["marks"].get(box, "empty") for box in marks}
+
+
+def test_grey_and_thresholded_samples_are_not_descreened() -> None:
+    for name in NAMES:
+        located = rec.locate(image(name))
+        assert isinstance(located, rec.Located)
+        assert located.descreen_mm == 0.0, name

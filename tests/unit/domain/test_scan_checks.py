@@ -2,11 +2,20 @@
 scan of a page is rejected and points at the first, a page of another session is rejected, a
 work's page without its registration blank is sent to verification as an orphan, the sheet
 count is checked against the pages received, and every status and reason stays within the
-fixed vocabulary (an unreadable file's record stays rejected)."""
+fixed vocabulary (an unreadable file's record stays rejected). On drawn cells: an empty count
+of a work with additional blanks is not accepted, a count above the sheets received blames an
+additional blank whose code was not read rather than the count, and a work code with a digit
+unread is told apart from another code written."""
 
 from __future__ import annotations
 
-from tasks.domain.page_reading import REASONS, STATUSES, rejected
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tasks.domain.digit_fields import DigitModel
+from tasks.domain.page_reading import REASONS, STATUSES, DigitCells, rejected
 from tasks.domain.scan_checks import SessionCodes, check_batch, page_key
 from tests.scan_samples_support import by_name, engines, session, truth
 
@@ -108,3 +117,144 @@ def test_an_unreadable_file_stays_rejected_and_every_status_is_from_the_vocabula
     keys = [s["page_key"] for s in truth().values() if s["code"] in session().codes]
     assert summary.reasons["duplicate_page"] == len(keys) - len(set(keys)) >= 4
     assert summary.reasons["not_in_session"] == 1
+
+
+# --- sheet counts and work codes decided on drawn cells -----------------------------------------
+# A classifier whose examples are ten one-hot vectors, nine of each digit: a cell whose
+# features are a digit's vector reads as that digit with probability 1, a cell of zeros is
+# undecided (its neighbours' votes split).
+
+WORK, OTHER, EXTRA = "421711408919", "421715968533", "421719616082"
+SCHOOL = "4201001"
+CODES = SessionCodes(
+    {WORK: ("kit", SCHOOL), OTHER: ("kit", SCHOOL), EXTRA: ("additional", SCHOOL)}, ("201",)
+)
+
+
+@dataclass(frozen=True)
+class _Sample:
+    features: np.ndarray
+    tesseract: int | None = None
+
+
+def _model() -> DigitModel:
+    eye = np.eye(10, dtype=np.float32)
+    return DigitModel(np.repeat(eye, 9, axis=0), np.repeat(np.arange(10), 9))
+
+
+def _cells(written: str) -> DigitCells:
+    """Per character: a digit read surely, « » no ink, «?» a cell with ink and no clear
+    digit."""
+    samples: list[_Sample | None] = []
+    for ch in written:
+        if ch == " ":
+            samples.append(None)
+        elif ch == "?":
+            samples.append(_Sample(np.full(10, 0.5, np.float32)))
+        else:
+            samples.append(_Sample(np.eye(10, dtype=np.float32)[int(ch)]))
+    return DigitCells(tuple(samples), False)
+
+
+def _page(
+    blank: str, code: str, page: int, **cells: str
+) -> tuple[dict[str, Any], dict[str, DigitCells]]:
+    record = {
+        "source_file": f"{blank}-{page}-{code}.jpg",
+        "frame": 0,
+        "page_id": f"id-{blank}-{page}-{code}",
+        "blank_type": blank,
+        "code": code,
+        "page": page,
+        "work_code": None if blank == "additional" else code,
+        "status": "accepted",
+        "reasons": [],
+        "marks": {},
+        "fields": {},
+        "blank": False,
+    }
+    return record, {name: _cells(value) for name, value in cells.items()}
+
+
+def _work(
+    count: str, *extra: tuple[dict[str, Any], dict[str, DigitCells]]
+) -> dict[str, dict[str, Any]]:
+    pages = [
+        _page("registration", WORK, 1, topic_number="201", answer_blanks=count),
+        _page("answer", WORK, 1, work_code=WORK),
+        _page("answer", WORK, 2),
+        *extra,
+    ]
+    records, _ = check_batch(pages, _model(), CODES)
+    return {r["page_id"]: r for r in records}
+
+
+def _additional(written: str) -> list[tuple[dict[str, Any], dict[str, DigitCells]]]:
+    return [
+        _page("additional", EXTRA, 1, work_code=written, sheet_number="02"),
+        _page("additional", EXTRA, 2),
+    ]
+
+
+REGISTRATION = f"id-registration-1-{WORK}"
+
+
+def test_a_count_that_agrees_with_the_sheets_received_is_accepted() -> None:
+    out = _work("02", *_additional(WORK))
+    record = out[REGISTRATION]
+    assert record["status"] == "accepted", record["reasons"]
+    assert record["fields"]["answer_blanks"]["received"] == 2
+
+
+def test_an_empty_count_is_not_accepted_when_the_work_has_additional_blanks() -> None:
+    out = _work("  ", *_additional(WORK))
+    record = out[REGISTRATION]
+    assert record["status"] == "needs_verification"
+    assert record["reasons"] == ["sheet_count_empty"]
+    assert record["fields"]["answer_blanks"]["reason"] == "sheet_count_empty"
+    assert "не заполнено" in record["reasons_ru"][0]
+
+
+def test_an_empty_count_of_a_work_of_one_sheet_is_still_accepted() -> None:
+    record = _work("  ")[REGISTRATION]
+    assert record["status"] == "accepted"
+    assert record["fields"]["answer_blanks"]["value"] == ""
+
+
+def test_a_count_above_the_sheets_received_blames_the_unread_additional_blank_not_the_count() -> (
+    None
+):
+    out = _work("02", *_additional("????????????"))
+    record = out[REGISTRATION]
+    assert record["reasons"] == ["sheet_count_unattributed"]
+    assert record["fields"]["answer_blanks"]["reason"] == "sheet_count_unattributed"
+    assert "sheet_count_mismatch" not in record["reasons"]
+    assert out[f"id-additional-1-{EXTRA}"]["status"] == "needs_verification"
+
+
+def test_a_count_that_no_sheet_explains_is_a_sheet_count_mismatch() -> None:
+    out = _work("03", *_additional(WORK))
+    assert out[REGISTRATION]["reasons"] == ["sheet_count_mismatch"]
+
+
+def test_a_written_work_code_with_a_digit_unread_is_incomplete_not_another_code() -> None:
+    missing_one = WORK[:5] + " " + WORK[6:]
+    record = check_batch([_page("answer", WORK, 1, work_code=missing_one)], _model(), CODES)[0][0]
+    assert "work_code_incomplete" in record["reasons"]
+    assert "work_code_mismatch" not in record["reasons"]
+    assert "не полностью" in record["reasons_ru"][record["reasons"].index("work_code_incomplete")]
+
+
+def test_a_work_code_read_surely_as_another_code_is_a_mismatch() -> None:
+    other = WORK[:5] + str((int(WORK[5]) + 1) % 10) + WORK[6:]
+    record = check_batch([_page("answer", WORK, 1, work_code=other)], _model(), CODES)[0][0]
+    assert "work_code_mismatch" in record["reasons"]
+    assert "work_code_incomplete" not in record["reasons"]
+
+
+def test_an_additional_blanks_code_with_a_digit_unread_is_incomplete_not_unknown() -> None:
+    missing_one = WORK[:3] + " " + WORK[4:]
+    out = _work("02", *_additional(missing_one))
+    front = out[f"id-additional-1-{EXTRA}"]
+    assert "work_code_incomplete" in front["reasons"]
+    assert "work_code_unknown" not in front["reasons"]
