@@ -68,7 +68,11 @@ def summarise(verdicts: list[FileVerdict]) -> dict[str, Any]:
         "rows_rejected": sum(v.rows_rejected for v in processed),
         "rows_warned": sum(v.rows_warned for v in processed),
         "rejected_by_rule": dict(sorted(by_rule.items())),
+        # the notes quote the МОУО's headers and sheet names: their count here, the text in the
+        # report and the mail to the МОУО
         "verdicts": [
-            {k: v for k, v in asdict(x).items() if k != "rejected_by_rule"} for x in processed
+            {k: v for k, v in asdict(x).items() if k not in ("rejected_by_rule", "notes")}
+            | {"file_notes": len(x.notes)}
+            for x in processed
         ],
     }

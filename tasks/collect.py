@@ -130,6 +130,7 @@ def _check(
         warned,
         rejected_by_rule=tuple((str(r), int(n)) for r, n in by_rule.iter_rows()),
         header_row=table.header_row,
+        notes=table.notes,
     )
     return verdict, staged_rows(rows, problems), problems
 
@@ -284,6 +285,7 @@ def publish_collect_table(verdicts: list[FileVerdict], plan_id: str, session_cod
                 "принято": v.rows_accepted,
                 "отклонено": v.rows_rejected,
                 "с предупреждениями": v.rows_warned,
+                "замечаний к файлу": len(v.notes),
                 "состояние": status_ru(v.status),
                 "причина": v.reason or ("уже обработан ранее" if v.status == "skipped" else ""),
             }

@@ -34,6 +34,7 @@ from tasks.domain.inform import (
     result_text,
 )
 from tasks.domain.participants import CATEGORY_NAMES_RU, Category
+from tasks.domain.spreadsheets import workbook_options
 
 __all__ = [
     "RESULT_HEADERS",
@@ -130,7 +131,7 @@ class _Book:
 
     def __init__(self, info: SessionInfo, title: str) -> None:
         self.buffer = io.BytesIO()
-        self.workbook = xlsxwriter.Workbook(self.buffer, {"in_memory": True})
+        self.workbook = xlsxwriter.Workbook(self.buffer, workbook_options(in_memory=True))
         self.workbook.set_properties(
             {"title": title, "subject": _session_line(info), "author": "РЦОИ", "created": _CREATED}
         )

@@ -27,6 +27,7 @@ import yaml
 
 from config import CONFIG_DIR
 from tasks.domain.participants import SUBMISSION_COLUMNS
+from tasks.domain.spreadsheets import workbook_options
 from tasks.domain.synthetic_region import RegionInfo, SyntheticRegion
 from tasks.errors import ConfigError
 
@@ -86,7 +87,7 @@ def _write_csv(table: pl.DataFrame, path: Path, encoding: str, separator: str) -
 def _write_xlsx(table: pl.DataFrame, path: Path, created: datetime) -> None:
     """XLSX as office software saves it: a bold header, birth dates as real date cells. The
     creation time is given, not the clock's, so the same table always gives the same bytes."""
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    workbook = xlsxwriter.Workbook(str(path), workbook_options(constant_memory=True))
     workbook.set_properties({"created": created})
     sheet = workbook.add_worksheet("Участники")
     bold = workbook.add_format({"bold": True})

@@ -8,9 +8,17 @@ never stops the file: it is kept with `parse_error` set. Only a file that cannot
 whole raises `UnreadableSubmission`, whose reason the МОУО reads; no reason quotes a value, so
 no personal data reaches logs or mail.
 
-Row numbers count the lines (CSV) or rows (XLSX) under the header, blank ones included, so
-`header_row + row_number` is the line or row a person sees in the file; blank rows themselves
-are skipped (as in `injected_errors.csv`, 1 is the first data row under the header).
+Nothing in the file is dropped without a word: columns not in the template, a repeated column,
+a column without a header that holds values, sheets without a participant table and missing
+optional columns become `notes` (Russian, for the report and the mail); a hidden XLSX row is
+read and checked like any other and gets a `parse_warning`. A workbook with participant tables
+on several sheets is refused: its row numbers could not say which sheet they mean.
+
+Row numbers count the records (CSV) or rows (XLSX) under the header, blank ones included, so
+`header_row + row_number` is the row a spreadsheet shows for the file (for a CSV, the line,
+unless a quoted cell above holds a line break: a record is one row however many lines it
+spans); blank rows themselves are skipped (as in `injected_errors.csv`, 1 is the first data row
+under the header).
 """
 
 from __future__ import annotations
@@ -19,11 +27,13 @@ import contextlib
 import csv
 import io
 import itertools
+import posixpath
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
@@ -62,6 +72,17 @@ _SPACES = r"[\u00a0\u2007\u202f]"  # no-break and figure spaces Excel and Word p
 _INVISIBLE = r"[\u200b\u200c\u200d\u2060\ufeff]"  # zero-width characters pasted from the web
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # as csv splits lines: CR, LF, CRLF
 _EXCEL_DATETIME = r"^(\d{4})-(\d{2})-(\d{2}) \d{2}:\d{2}:\d{2}(?:\.\d+)?$"
+HIDDEN_ROW = (
+    "строка скрыта в Excel; она прочитана и проверена, как остальные. Если этого участника "
+    "в списке быть не должно, удалите строку и пришлите файл снова"
+)
+_SHOWN_HEADER = 60  # a header quoted in a note is cut to this many characters
+_HIDDEN_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
+_ROW_NUMBER_ATTR = re.compile(rb'\sr="(\d+)"')
+_HIDDEN_ATTR = re.compile(rb'\shidden="(?:1|true)"')
+_OFFICE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_PACKAGE_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
 class UnreadableSubmission(DataError):
@@ -75,10 +96,15 @@ class SubmissionTable:
     encoding: str | None  # "utf-8-sig", "utf-8" or "cp1251" for a CSV; None for XLSX
     delimiter: str | None  # ";", "," or "\t" for a CSV; None for XLSX
     header_row: int  # 1-based line (CSV) or row (XLSX) of the header
-    # One row per data row: the fields the file has (text), "row_number", "parse_error".
+    # One row per data row: the fields the file has (text), "row_number", "parse_error" (the
+    # row cannot be read as it stands: rejected) and "parse_warning" (read, but the МОУО should
+    # look at it: a hidden row); "" where there is none.
     frame: pl.DataFrame
     unknown_columns: tuple[str, ...]  # headers that name no field (ignored), as written
     missing_columns: tuple[str, ...]  # optional fields the file lacks (absent from frame)
+    # What was not read, or read from an unusual place, said to the МОУО (Russian sentences
+    # that quote headers and sheet names, never a value): the report and the mail carry them.
+    notes: tuple[str, ...] = ()
 
 
 def read_submission(path: Path) -> SubmissionTable:
@@ -133,6 +159,12 @@ class _Header:
     unknown: tuple[str, ...]
     width: int  # cells up to the last non-empty header
     cells: int  # cells in the header row, empty trailing ones included
+    texts: tuple[str, ...] = ()  # every header cell, spaces folded ("" for an empty one)
+
+    @property
+    def unnamed(self) -> list[int]:
+        """Indices of the columns without a header, up to the last named one."""
+        return [i for i, text in enumerate(self.texts[: self.width]) if not text]
 
     @property
     def required(self) -> int:
@@ -144,17 +176,17 @@ def _match_header(cells: Sequence[str]) -> _Header:
     columns: dict[str, int] = {}
     unknown: list[str] = []
     width = 0
-    for index, cell in enumerate(cells):
-        text = " ".join(re.sub(_SPACES, " ", cell).split())
+    texts = [" ".join(re.sub(_SPACES, " ", cell).split()) for cell in cells]
+    for index, text in enumerate(texts):
         if not text:
-            continue  # a column without a header is ignored
+            continue  # a column without a header is not read (a note if it holds values)
         width = index + 1
         field = _field_of(text)
         if field is None or field in columns:
             unknown.append(text)
         else:
             columns[field] = index
-    return _Header(columns, tuple(unknown), width, len(cells))
+    return _Header(columns, tuple(unknown), width, len(cells), tuple(texts))
 
 
 def _best_header(rows: Sequence[tuple[int, Sequence[str]]]) -> tuple[int, _Header] | None:
@@ -201,6 +233,7 @@ def _table(
     header_row: int,
     header: _Header,
     frame: pl.DataFrame,
+    notes: Sequence[str] = (),
 ) -> SubmissionTable:
     if frame.is_empty():
         raise UnreadableSubmission("В файле есть заголовки, но нет ни одной строки с участниками.")
@@ -212,9 +245,48 @@ def _table(
         encoding=encoding,
         delimiter=delimiter,
         header_row=header_row,
-        frame=frame.select(*fields, "row_number", "parse_error"),
+        frame=frame.select(*fields, "row_number", "parse_error", "parse_warning"),
         unknown_columns=header.unknown,
         missing_columns=missing,
+        notes=(*notes, *_column_notes(header, missing)),
+    )
+
+
+def _quoted(texts: Sequence[str]) -> str:
+    shown = [t if len(t) <= _SHOWN_HEADER else t[: _SHOWN_HEADER - 1] + "…" for t in texts]
+    return "«" + "», «".join(shown) + "»"
+
+
+def _column_notes(header: _Header, missing: Sequence[str]) -> list[str]:
+    """What the МОУО should know about the columns: those not read, those absent."""
+    notes = []
+    repeated = [text for text in header.unknown if _field_of(text) is not None]
+    foreign = [text for text in header.unknown if _field_of(text) is None]
+    if foreign:
+        notes.append(
+            f"Столбцы не из образца не прочитаны: {_quoted(foreign)}. Если в них сведения "
+            "об участниках, перенесите их в столбцы образца."
+        )
+    if repeated:
+        notes.append(
+            f"Столбцы повторяются: {_quoted(repeated)} — прочитан первый из одинаковых, "
+            "следующие не прочитаны."
+        )
+    if missing:
+        names = [SUBMISSION_COLUMNS[field] for field in missing]
+        notes.append(
+            f"В файле нет необязательных столбцов {_quoted(names)}: их значения считаются "
+            "незаполненными."
+        )
+    return notes
+
+
+def _unnamed_note(header: _Header, index: int) -> str:
+    before = next((t for t in reversed(header.texts[:index]) if t), "")
+    where = f"после столбца {_quoted([before])}" if before else "первый в таблице"
+    return (
+        f"Столбец без заголовка ({where}) не прочитан, хотя в нём есть значения: дайте ему "
+        "заголовок из образца или удалите его."
     )
 
 
@@ -335,13 +407,14 @@ class _Lines:
 def _records(
     text: str, delimiter: str, fits: Callable[[list[str]], bool], skip: int = 0
 ) -> Iterator[tuple[int, list[str], str]]:
-    """(first line, fields, note) of each CSV record after line `skip`. A record spanning several
-    lines (a quoted cell with a line break) must `fit` the header; one that does not is taken
-    for an unpaired quote that swallowed the lines after it: its first line is split as it
-    stands, noted, and the lines after it are read again."""
+    """(record number, fields, note) of each CSV record after line `skip`, numbered from 1 as a
+    spreadsheet numbers its rows: a record spanning several lines (a quoted cell with a line
+    break) is one row, a blank line is one. Such a record must `fit` the header; one that does
+    not is taken for an unpaired quote that swallowed the lines after it: its first line is
+    split as it stands, noted, and the lines after it are read again as records of their own."""
     lines = _Lines(text, skip)
     reader = csv.reader(lines, delimiter=delimiter)
-    while True:
+    for record in itertools.count(1):
         try:
             fields: list[str] | None = next(reader)
         except StopIteration:
@@ -350,32 +423,35 @@ def _records(
             fields = None
         taken = lines.take()
         if fields is not None and (len(taken) == 1 or fits(fields)):
-            yield taken[0][0], fields, ""
+            yield record, fields, ""
             continue
-        (number, first), rest = taken[0], taken[1:]
+        first, rest = taken[0][1], taken[1:]
         lines.give_back(rest)
-        yield number, first.rstrip("\r\n").split(delimiter), UNPAIRED_QUOTE
+        yield record, first.rstrip("\r\n").split(delimiter), UNPAIRED_QUOTE
 
 
-def _find_csv_header(text: str) -> tuple[str, int, _Header]:
-    """Delimiter, header line (its last line if a quoted header cell holds a line break) and
-    header: the line among the first ones that, split by some delimiter, names most fields."""
-    best: tuple[str, int, _Header] | None = None
+def _find_csv_header(text: str) -> tuple[str, int, int, _Header]:
+    """Delimiter, header line (its last line if a quoted header cell holds a line break), header
+    record (the row a spreadsheet shows it on) and header: the record among the first ones
+    that, split by some delimiter, names most fields."""
+    best: tuple[str, int, int, _Header] | None = None
     seen: list[list[str]] = []
     for delimiter in DELIMITERS:
         rows: list[tuple[int, list[str]]] = []
+        last_lines: dict[int, int] = {}  # record → its last line
         lines = _Lines(text)
         reader = csv.reader(lines, delimiter=delimiter)
         with contextlib.suppress(csv.Error, _RunawayQuote):
-            for fields in reader:
+            for record, fields in enumerate(reader, start=1):
                 number = lines.take()[-1][0]
-                rows.append((number, fields))
+                rows.append((record, fields))
+                last_lines[record] = number
                 if number >= HEADER_SEARCH_ROWS:
                     break
         seen.extend(fields for _, fields in rows)
         found = _best_header(rows)
-        if found and (best is None or len(found[1].columns) > len(best[2].columns)):
-            best = (delimiter, *found)
+        if found and (best is None or len(found[1].columns) > len(best[3].columns)):
+            best = (delimiter, last_lines[found[0]], *found)
     if best is None:
         raise _no_header(seen)
     return best
@@ -419,13 +495,15 @@ def _shown(delimiter: str) -> str:
 
 
 def _read_csv(path: Path, text: str, encoding: str) -> SubmissionTable:
-    delimiter, header_row, header = _find_csv_header(text)
+    delimiter, header_line, header_row, header = _find_csv_header(text)
     _check_required(header)
     fields = list(header.columns)
     chunks: list[pl.DataFrame] = []
     values: list[list[str]] = []
     numbers: list[int] = []
     errors: list[str] = []
+    unnamed = header.unnamed
+    unnamed_with_values: set[int] = set()
 
     def flush() -> None:
         if numbers:
@@ -433,6 +511,7 @@ def _read_csv(path: Path, text: str, encoding: str) -> SubmissionTable:
             data = {f: pl.Series(f, columns[i], pl.Utf8) for f, i in header.columns.items()}
             data["row_number"] = pl.Series("row_number", numbers, pl.Int64)
             data["parse_error"] = pl.Series("parse_error", errors, pl.Utf8)
+            data["parse_warning"] = pl.Series("parse_warning", [""] * len(numbers), pl.Utf8)
             chunks.append(pl.DataFrame(data).with_columns(_clean(fields)))
         values.clear()
         numbers.clear()
@@ -441,47 +520,123 @@ def _read_csv(path: Path, text: str, encoding: str) -> SubmissionTable:
     def fits(row: list[str]) -> bool:
         return not _shape(row, header)[1]
 
-    for number, row, note in _records(text, delimiter, fits, skip=header_row):
+    for number, row, note in _records(text, delimiter, fits, skip=header_line):
         if not (row and row[0].strip()) and not "".join(row).strip():
             continue  # a blank line, or one of delimiters only
         shaped, error = _shape(row, header)
         if error and not note:
             error += _other_delimiter(delimiter.join(row), delimiter, header.width)
         values.append(shaped)
-        numbers.append(number - header_row)
+        numbers.append(number)
         errors.append(f"{note}; {error}" if note and error else note or error)
+        for index in unnamed:
+            if index not in unnamed_with_values and shaped[index].strip():
+                unnamed_with_values.add(index)
         if len(numbers) >= CHUNK_ROWS:
             flush()
     flush()
-    empty = {f: pl.Utf8 for f in fields} | {"row_number": pl.Int64, "parse_error": pl.Utf8}
+    empty = {f: pl.Utf8 for f in fields} | {
+        "row_number": pl.Int64,
+        "parse_error": pl.Utf8,
+        "parse_warning": pl.Utf8,
+    }
     frame = pl.concat(chunks, rechunk=False) if chunks else pl.DataFrame(schema=empty)
-    return _table(path, "csv", encoding, delimiter, header_row, header, frame)
+    notes = [_unnamed_note(header, index) for index in sorted(unnamed_with_values)]
+    return _table(path, "csv", encoding, delimiter, header_row, header, frame, notes)
 
 
 # --- XLSX --------------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path, raw: bytes) -> SubmissionTable:
-    try:
-        workbook = fastexcel.read_excel(raw)
-        names = workbook.sheet_names
-        sheet = next((n for n in names if _normalise(n) == _normalise(SHEET_NAME)), 0)
-        cells = workbook.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
-        table = cells.to_polars()
-    except fastexcel.FastExcelError as exc:
-        raise UnreadableSubmission(
-            "Файл XLSX повреждён, его не удалось открыть. "
-            "Откройте его в Excel, сохраните заново и отправьте снова."
-        ) from exc
+@dataclass(frozen=True, slots=True)
+class _Sheet:
+    """One worksheet as text cells, with the participant header found on it (if any)."""
+
+    name: str
+    hidden: bool
+    table: pl.DataFrame
+    top: list[tuple[str, ...]]  # the first rows, where the header is looked for
+    found: tuple[int, _Header] | None  # (1-based row, header)
+
+    @property
+    def label(self) -> str:
+        return f"«{self.name}»" + (" (скрытый)" if self.hidden else "")
+
+    @property
+    def empty(self) -> bool:
+        return not self.table.columns or not bool(_any_value(self.table).any())
+
+    @property
+    def has_rows(self) -> bool:
+        """True when some row under the header holds a value: a table of participants."""
+        if self.found is None:
+            return False
+        below = self.table.slice(self.found[0])
+        return not below.is_empty() and bool(_any_value(below).any())
+
+
+def _any_value(table: pl.DataFrame) -> pl.Series:
+    """Per row: does it hold a value (not only spaces)?"""
+    return table.select(
+        pl.any_horizontal(pl.col(table.columns).fill_null("").str.strip_chars() != "")
+    ).to_series()
+
+
+def _load_sheet(workbook: fastexcel.ExcelReader, name: str) -> _Sheet:
+    sheet = workbook.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+    table = sheet.to_polars()
     top = [
         tuple("" if cell is None else str(cell) for cell in row)
         for row in table.head(HEADER_SEARCH_ROWS).iter_rows()
     ]
     found = _best_header(list(enumerate(top, start=1)))
-    if found is None:
-        raise _no_header(top)
-    header_row, header = found
+    return _Sheet(name, sheet.visible != "visible", table, top, found)
+
+
+def _participant_sheet(sheets: Sequence[_Sheet]) -> tuple[_Sheet, list[str]]:
+    """The one sheet with a participant table, and notes on the other sheets. Tables on several
+    sheets refuse the file: a row number in the report could not say which sheet it means."""
+    tables = [sheet for sheet in sheets if sheet.has_rows]
+    if len(tables) > 1:
+        names = ", ".join(sheet.label for sheet in tables)
+        raise UnreadableSubmission(
+            f"Таблицы участников найдены на нескольких листах: {names}. Программа читает "
+            "участников с одного листа: перенесите всех на один лист «Участники», с других "
+            "листов таблицы участников удалите и отправьте файл снова."
+        )
+    named = [s for s in sheets if _normalise(s.name) == _normalise(SHEET_NAME)]
+    # No table: the sheet whose header is found (the error names what it lacks), else the one
+    # named «Участники» or the first (the error says no header was found).
+    headed = [sheet for sheet in named if sheet.found] or [s for s in sheets if s.found]
+    chosen = (tables or headed or named or list(sheets))[0]
+    notes = [
+        f"Лист {sheet.label} не прочитан: на нём нет таблицы участников с заголовками из "
+        "образца. Если на нём есть участники, перенесите их на лист с таблицей."
+        for sheet in sheets
+        if sheet is not chosen and not sheet.empty
+    ]
+    if chosen.hidden:
+        notes.insert(0, f"Участники прочитаны со скрытого листа {chosen.label}.")
+    return chosen, notes
+
+
+def _read_xlsx(path: Path, raw: bytes) -> SubmissionTable:
+    try:
+        workbook = fastexcel.read_excel(raw)
+        sheets = [_load_sheet(workbook, name) for name in workbook.sheet_names]
+    except fastexcel.FastExcelError as exc:
+        raise UnreadableSubmission(
+            "Файл XLSX повреждён, его не удалось открыть. "
+            "Откройте его в Excel, сохраните заново и отправьте снова."
+        ) from exc
+    if not sheets:
+        raise _no_header([])
+    chosen, notes = _participant_sheet(sheets)
+    if chosen.found is None:
+        raise _no_header(chosen.top)
+    header_row, header = chosen.found
     _check_required(header)
+    table = chosen.table
     names_by_index = table.columns
     fields = list(header.columns)
     body = (
@@ -491,24 +646,81 @@ def _read_xlsx(path: Path, raw: bytes) -> SubmissionTable:
     )
     # A fully empty row is skipped, wherever it is (its number still counts).
     body = body.filter(pl.any_horizontal(pl.col(names_by_index).str.strip_chars() != ""))
+    notes += [
+        _unnamed_note(header, index)
+        for index in header.unnamed
+        if body[names_by_index[index]].fill_null("").str.strip_chars().ne("").any()
+    ]
+    # fastexcel numbers a sheet's rows from 1 (leading empty rows kept), as Excel does.
+    hidden = sorted(row - header_row for row in _hidden_rows(raw, chosen.name) if row > header_row)
     body = body.select(
         *(pl.col(names_by_index[header.columns[f]]).alias(f) for f in fields),
         "row_number",
         pl.lit("", pl.Utf8).alias("parse_error"),
+        pl.when(pl.col("row_number").is_in(hidden))
+        .then(pl.lit(HIDDEN_ROW))
+        .otherwise(pl.lit(""))
+        .alias("parse_warning"),
     ).with_columns(_clean(fields))
     if "birth_date" in header.columns:
         # A date cell comes as "2008-03-01 00:00:00": shown as the file shows it, ДД.ММ.ГГГГ.
         body = body.with_columns(
             pl.col("birth_date").str.replace(_EXCEL_DATETIME, "$3.$2.$1"),
         )
-    body = _restore_leading_zeros(body, workbook, sheet, names_by_index, header, header_row)
-    return _table(path, "xlsx", None, None, header_row, header, body)
+    body = _restore_leading_zeros(body, workbook, chosen.name, names_by_index, header, header_row)
+    return _table(path, "xlsx", None, None, header_row, header, body, notes)
+
+
+def _hidden_rows(raw: bytes, sheet_name: str) -> set[int]:
+    """The 1-based numbers of the sheet's hidden rows (hidden by hand or by a filter), read from
+    the sheet's XML, which fastexcel does not expose. A part that cannot be found gives none:
+    the rows are still read, only the warning is lost."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            part = _sheet_part(archive, sheet_name)
+            if part is None:
+                return set()
+            xml = archive.read(part)
+    except (zipfile.BadZipFile, KeyError, OSError, ElementTree.ParseError):
+        return set()
+    hidden = set()
+    for tag in _HIDDEN_ROW_TAG.finditer(xml):
+        if _HIDDEN_ATTR.search(tag.group()):
+            number = _ROW_NUMBER_ATTR.search(tag.group())
+            if number:
+                hidden.add(int(number.group(1)))
+    return hidden
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
+    """The archive path of the worksheet named `sheet_name` (workbook.xml → its relationships)."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rel_id = next(
+        (
+            sheet.get(f"{{{_OFFICE_REL}}}id")
+            for sheet in workbook.iter(f"{{{_MAIN_NS}}}sheet")
+            if sheet.get("name") == sheet_name
+        ),
+        None,
+    )
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    target = next(
+        (
+            rel.get("Target")
+            for rel in rels.iter(f"{{{_PACKAGE_REL}}}Relationship")
+            if rel.get("Id") == rel_id
+        ),
+        None,
+    )
+    if rel_id is None or target is None:
+        return None
+    return posixpath.normpath(target.lstrip("/") if target.startswith("/") else "xl/" + target)
 
 
 def _restore_leading_zeros(
     body: pl.DataFrame,
     workbook: fastexcel.ExcelReader,
-    sheet: int | str,
+    sheet: str,
     columns: list[str],
     header: _Header,
     header_row: int,

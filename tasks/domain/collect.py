@@ -12,6 +12,7 @@ import xlsxwriter
 
 from tasks.domain.contracts import value_column
 from tasks.domain.participants import SUBMISSION_COLUMNS
+from tasks.domain.spreadsheets import workbook_options
 
 __all__ = [
     "FileVerdict",
@@ -37,7 +38,11 @@ class FileVerdict:
     rows_warned: int = 0
     reason: str = ""
     rejected_by_rule: tuple[tuple[str, int], ...] = ()
-    header_row: int = 1  # the file's line/row of the header: a data row's line = row + this
+    header_row: int = 1  # the file's row of the header: a data row's row = row_number + this
+    # Remarks on the file as a whole (columns or sheets not read, ...), Russian, for the МОУО's
+    # report and mail only: they quote the file's headers and sheet names, so summaries and
+    # artifacts carry their count, not their text.
+    notes: tuple[str, ...] = ()
 
 
 def staged_rows(prepared: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
@@ -71,13 +76,13 @@ def report_workbook(verdict: FileVerdict, problems: pl.DataFrame, deadline: str)
     Values are not repeated in the report: the row number finds the row in the МОУО's own file,
     so the report carries no personal data of its own."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    workbook = xlsxwriter.Workbook(buffer, workbook_options(in_memory=True))
     bold = workbook.add_format({"bold": True})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     summary = workbook.add_worksheet("Итог")
     summary.set_column(0, 0, 38)
     summary.set_column(1, 1, 70)
-    lines = [
+    lines: list[tuple[str, str | int]] = [
         ("МОУО", verdict.mouo_code),
         ("Файл", verdict.file_name),
         (
@@ -95,27 +100,32 @@ def report_workbook(verdict: FileVerdict, problems: pl.DataFrame, deadline: str)
     ]
     if verdict.reason:
         lines.append(("Причина", verdict.reason))
+    lines += [("Замечание к файлу", note) for note in verdict.notes]
     for index, (label, value) in enumerate(lines):
-        summary.write(index, 0, label, bold)
-        summary.write(index, 1, value, wrap)
+        summary.write_string(index, 0, label, bold)
+        if isinstance(value, str):  # a file name or a note may start with «=»: text, always
+            summary.write_string(index, 1, value, wrap)
+        else:
+            summary.write_number(index, 1, value, wrap)
     hint = (
         "Исправьте отклонённые строки и пришлите файл целиком ещё раз до срока: "
         "последний принятый файл заменяет предыдущий."
     )
-    summary.write(len(lines) + 1, 0, hint)
+    summary.write_string(len(lines) + 1, 0, hint)
     sheet = workbook.add_worksheet("Замечания")
     headers = ["Строка файла (как в Excel)", "Столбец", "Замечание", "Важность", "Правило"]
     widths = [16, 30, 90, 16, 26]
     for column, (header, width) in enumerate(zip(headers, widths, strict=True)):
-        sheet.write(0, column, header, bold)
+        sheet.write_string(0, column, header, bold)
         sheet.set_column(column, column, width)
     severity = {"critical": "строка отклонена", "warning": "предупреждение"}
     for index, row in enumerate(problems.sort("row_number", "rule").iter_rows(named=True), 1):
         sheet.write_number(index, 0, row["row_number"] + verdict.header_row)
-        sheet.write(index, 1, row["column"])
-        sheet.write(index, 2, row["message"], wrap)
-        sheet.write(index, 3, severity.get(row["severity"], row["severity"]))
-        sheet.write(index, 4, row["rule"])
+        if row["column"]:  # a problem of the whole row has no column
+            sheet.write_string(index, 1, row["column"])
+        sheet.write_string(index, 2, row["message"], wrap)
+        sheet.write_string(index, 3, severity.get(row["severity"], row["severity"]))
+        sheet.write_string(index, 4, row["rule"])
     sheet.autofilter(0, 0, max(1, problems.height), len(headers) - 1)
     sheet.freeze_panes(1, 0)
     workbook.close()
@@ -134,6 +144,13 @@ def report_mail(verdict: FileVerdict, deadline: str, procedure: str) -> tuple[st
         else "Исправьте отклонённые строки (номера строк и причины — во вложении) и пришлите "
         "файл целиком ещё раз: последний принятый файл заменяет предыдущий."
     )
+    if verdict.rows_warned:
+        todo += " Строки с предупреждениями приняты; проверьте их по вложению."
+    notes = (
+        ["", "Замечания к файлу:", *(f"— {note}" for note in verdict.notes)]
+        if verdict.notes
+        else []
+    )
     body = "\n".join(
         [
             "Здравствуйте!",
@@ -141,6 +158,7 @@ def report_mail(verdict: FileVerdict, deadline: str, procedure: str) -> tuple[st
             f"РЦОИ получил файл «{verdict.file_name}» со сведениями об участниках.",
             f"Строк в файле: {verdict.rows_read}; принято: {verdict.rows_accepted}; "
             f"отклонено: {verdict.rows_rejected}; с предупреждениями: {verdict.rows_warned}.",
+            *notes,
             "",
             todo,
             f"Срок представления сведений: {deadline}.",

@@ -8,6 +8,7 @@ from typing import Any
 import xlsxwriter
 
 from tasks.domain.artifacts import markdown_table, status_ru
+from tasks.domain.spreadsheets import workbook_options
 
 __all__ = ["KIND_RU", "discrepancy_workbook", "mouo_mail", "regional_markdown"]
 
@@ -38,24 +39,25 @@ STATUS_RU = {
 def discrepancy_workbook(scope: str, discrepancies: list[dict[str, Any]]) -> bytes:
     """XLSX of discrepancies (no personal data: МОУО, rows and schools only)."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    workbook = xlsxwriter.Workbook(buffer, workbook_options(in_memory=True))
     bold = workbook.add_format({"bold": True})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     sheet = workbook.add_worksheet("Расхождения")
     headers = ["№", "Вид", "Важность", "Состояние", "МОУО", "ОО", "Описание"]
     widths = [8, 22, 16, 24, 10, 10, 100]
-    sheet.write(0, 0, f"Расхождения выверки: {scope}", bold)
+    sheet.write_string(0, 0, f"Расхождения выверки: {scope}", bold)
     for column, (header, width) in enumerate(zip(headers, widths, strict=True)):
-        sheet.write(1, column, header, bold)
+        sheet.write_string(1, column, header, bold)
         sheet.set_column(column, column, width)
-    for index, item in enumerate(discrepancies, start=2):
+    for index, item in enumerate(discrepancies, start=2):  # text as text (a message quotes data)
         sheet.write_number(index, 0, item["id"])
-        sheet.write(index, 1, item["kind"])
-        sheet.write(index, 2, SEVERITY_RU.get(item["severity"], item["severity"]))
-        sheet.write(index, 3, STATUS_RU.get(item["status"], item["status"]))
-        sheet.write(index, 4, item["mouo_code"] or "")
-        sheet.write(index, 5, item["school_code"] or "")
-        sheet.write(index, 6, item["message"], wrap)
+        sheet.write_string(index, 1, item["kind"])
+        sheet.write_string(index, 2, SEVERITY_RU.get(item["severity"], item["severity"]))
+        sheet.write_string(index, 3, STATUS_RU.get(item["status"], item["status"]))
+        for column, code in ((4, item["mouo_code"]), (5, item["school_code"])):
+            if code:  # none: an empty cell
+                sheet.write_string(index, column, code)
+        sheet.write_string(index, 6, item["message"], wrap)
     workbook.close()
     return buffer.getvalue()
 

@@ -1,7 +1,8 @@
 """The checks of the `submission` contract over a МОУО's rows, vectorised with polars.
 
-`prepare` normalises the values (whitespace, letter case, СНИЛС punctuation) and computes one
-boolean column per computed rule plus its Russian reason; Great Expectations then runs the suite
+`prepare` normalises the values (whitespace, letter case, СНИЛС punctuation, a birth date typed
+as an Excel serial number) and computes one boolean column per computed rule plus its Russian
+reason; Great Expectations then runs the suite
 over that frame (adapters/contracts.py). `failures_in_frame` gives the same failures without GX,
 for unit tests and as a cross-check. `split_rows` turns failures into accepted and rejected rows.
 """
@@ -39,6 +40,15 @@ _DOCUMENT_CODES = {name.lower(): code.value for code, name in DOCUMENT_TYPE_NAME
 _YES_NO = {"да": "да", "нет": "нет", "1": "да", "0": "нет", "+": "да", "-": "нет", "": ""}
 _SEX = {"м": "М", "муж": "М", "мужской": "М", "ж": "Ж", "жен": "Ж", "женский": "Ж"}
 _FIELD_LABELS = {"surname": "фамилия", "name": "имя", "patronymic": "отчество"}
+# A date typed into a General-format cell is kept by Excel as its serial number (days since
+# 30.12.1899): 39448 is 01.01.2008. Read as a date only within 01.01.1910…31.12.2099, so that a
+# bare year (2008) or a short number is never taken for a date; the age rules judge the rest.
+_EXCEL_EPOCH = date(1899, 12, 30)
+_SERIAL_RANGE = ((date(1910, 1, 1) - _EXCEL_EPOCH).days, (date(2099, 12, 31) - _EXCEL_EPOCH).days)
+_SERIAL = r"^([0-9]{4,5})(?:[.,]0+)?$"
+# Excel (and LibreOffice) take a cell starting with one of these for a formula; a lone dash, the
+# usual "none" placeholder, stays text.
+_FORMULA_START = "=+-@"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +92,18 @@ def _normalised(frame: pl.DataFrame) -> list[pl.Expr]:
                 text = text.replace(_YES_NO)
         elif field == "snils":
             text = text.str.replace_all(r"[\s\-]", "")
+        elif field == "birth_date":
+            text = _serial_date(text)
         exprs.append(text.alias(value_column(field)))
     return exprs
+
+
+def _serial_date(text: pl.Expr) -> pl.Expr:
+    """An Excel serial number within `_SERIAL_RANGE` as ДД.ММ.ГГГГ; any other text unchanged."""
+    serial = text.str.extract(_SERIAL, 1).cast(pl.Int64, strict=False)
+    day = pl.lit(_EXCEL_EPOCH) + pl.duration(days=serial)
+    low, high = _SERIAL_RANGE
+    return pl.when(serial.is_between(low, high)).then(day.dt.strftime("%d.%m.%Y")).otherwise(text)
 
 
 def _reason(
@@ -129,7 +149,7 @@ def _birth_date(frame: pl.DataFrame) -> pl.Series:
 
 
 def _computed(
-    frame: pl.DataFrame, rule: Rule, ctx: SubmissionContext
+    frame: pl.DataFrame, rule: Rule, ctx: SubmissionContext, contract: Contract
 ) -> tuple[pl.Series, pl.Series | None]:
     """(ok, reason) of one computed rule over the prepared frame."""
     v = {field: frame[value_column(field)] for field in SUBMISSION_COLUMNS}
@@ -139,6 +159,12 @@ def _computed(
         case "parsed":
             ok = frame["parse_error"].fill_null("") == ""
             return ok, frame["parse_error"]
+        case "parse_warning":
+            ok = frame["parse_warning"].fill_null("") == ""
+            return ok, frame["parse_warning"]
+        case "plain_text":
+            assert column is not None
+            return _plain_text(column)
         case "name":
             assert column is not None
             ok = column.str.contains(_NAME) | (column == "")  # emptiness: the not_empty rule
@@ -162,6 +188,8 @@ def _computed(
             )
         case "age_for_category":
             return _age_rule(frame, rule, ctx, category)
+        case "age_usual":
+            return _usual_age_rule(frame, rule, ctx, category, contract)
         case "document":
             return _document_rule(frame)
         case "snils":
@@ -195,12 +223,32 @@ def _computed(
     raise ValueError(f"unknown rule kind {rule.kind!r} in rule {rule.id}")
 
 
-def _age_rule(
-    frame: pl.DataFrame, rule: Rule, ctx: SubmissionContext, category: pl.Series
-) -> tuple[pl.Series, pl.Series]:
+def _plain_text(column: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A free-text value must not start like a spreadsheet formula: it would run in the lists
+    built from it (a lone dash, the usual placeholder for "none", is no formula)."""
+    first = column.str.slice(0, 1)
+    ok = ~(first.is_in(list(_FORMULA_START)) & (column != "-"))
+    reasons = pl.select(
+        pl.when(~pl.lit(ok)).then(
+            pl.format(
+                "значение начинается со знака «{}», так в Excel начинается формула; "
+                "запишите значение без этого знака",
+                pl.lit(first),
+            )
+        )
+    ).to_series()
+    return ok, reasons
+
+
+def _ages(
+    frame: pl.DataFrame,
+    ages: dict[str, tuple[int, int]],
+    ctx: SubmissionContext,
+    category: pl.Series,
+) -> tuple[pl.Series, pl.Series, pl.Series, pl.Series]:
+    """(age on the exam day, born after the exam, low, high bound of the row's category)."""
     birth = _birth_date(frame)
     exam = pl.lit(ctx.exam_date)
-    ages = rule.ages or {}
     low = category.replace_strict(
         {k: v[0] for k, v in ages.items()}, default=None, return_dtype=pl.Int64
     )
@@ -217,6 +265,42 @@ def _age_rule(
         - (month_day(exam) < month_day(pl.lit(birth))).cast(pl.Int64)
     ).to_series()
     future = pl.select(pl.lit(birth) > exam).to_series().fill_null(False)
+    return years, future, low, high
+
+
+def _usual_age_rule(
+    frame: pl.DataFrame,
+    rule: Rule,
+    ctx: SubmissionContext,
+    category: pl.Series,
+    contract: Contract,
+) -> tuple[pl.Series, pl.Series]:
+    """A warning for an age possible for the category but unusual (a 90-year-old graduate of
+    past years): accepted, the МОУО asked to check. Where the contract's `age_for_category`
+    rule already rejects the date, this one stays silent: one message per row."""
+    years, future, low, high = _ages(frame, rule.ages or {}, ctx, category)
+    unusual = ((years < low) | (years > high)).fill_null(False) & ~future
+    for hard in (r for r in contract.rules if r.kind == "age_for_category"):
+        h_years, h_future, h_low, h_high = _ages(frame, hard.ages or {}, ctx, category)
+        unusual &= ~(h_future | ((h_years < h_low) | (h_years > h_high)).fill_null(False))
+    reasons = pl.select(
+        pl.when(pl.lit(unusual)).then(
+            pl.format(
+                "возраст на день экзамена {} лет — необычен для этой категории (обычно {}–{}); "
+                "проверьте дату рождения и категорию",
+                pl.lit(years),
+                pl.lit(low),
+                pl.lit(high),
+            )
+        )
+    ).to_series()
+    return ~unusual, reasons
+
+
+def _age_rule(
+    frame: pl.DataFrame, rule: Rule, ctx: SubmissionContext, category: pl.Series
+) -> tuple[pl.Series, pl.Series]:
+    years, future, low, high = _ages(frame, rule.ages or {}, ctx, category)
     outside = ((years < low) | (years > high)).fill_null(False)
     ok = ~(future | outside)
     reasons = pl.select(
@@ -295,14 +379,15 @@ def _unique_rule(frame: pl.DataFrame, rule: Rule) -> tuple[pl.Series, pl.Series]
 def prepare(rows: pl.DataFrame, contract: Contract, ctx: SubmissionContext) -> pl.DataFrame:
     """The rows with a normalised value column per field and, per computed rule, its outcome
     `ok__<id>` and reason `why__<id>`: the frame the contract's GX suite validates."""
-    if "parse_error" not in rows.columns:
-        rows = rows.with_columns(pl.lit("").alias("parse_error"))
+    for column in ("parse_error", "parse_warning"):
+        if column not in rows.columns:
+            rows = rows.with_columns(pl.lit("").alias(column))
     frame = rows.with_columns(_normalised(rows))
     computed = []
     for rule in contract.rules:
         if rule.native:
             continue
-        ok, reason = _computed(frame, rule, ctx)
+        ok, reason = _computed(frame, rule, ctx, contract)
         computed.append(ok.fill_null(True).alias(check_column(rule.id)))
         if reason is not None:
             computed.append(reason.alias(reason_column(rule.id)))

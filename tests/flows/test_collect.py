@@ -1,12 +1,16 @@
 """The collect flow on a region's inbox after the first round: a МОУО resubmits, a file lands
-in the wrong МОУО's folder, a file is broken. Nothing is lost and the batch goes on."""
+in the wrong МОУО's folder, a file is broken, participants come on two sheets, a file is named
+like a formula. Nothing is lost, nothing runs in a report, and the batch goes on."""
 
 from __future__ import annotations
 
+import email
 import os
 import time
+from email.policy import default as default_policy
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import create_engine, select
 
@@ -92,3 +96,33 @@ def test_resubmission_wrong_folder_and_broken_file(tmp_path: Path) -> None:
     assert {original.name, corrected.name, misplaced.name, broken.name} <= kept
     # and the МОУО was told about each file
     assert len(list((tmp_path / "outbox").glob(f"collect-*{mouo}*.eml"))) >= 4
+
+    # 4. participants on two sheets, and a file named like a formula (issue 16, items 6 and 7)
+    book = openpyxl.load_workbook(stranger)
+    book.active.title = "Школа 1"
+    book.copy_worksheet(book.active).title = "Школа 2"
+    two_sheets = folder / "два_листа.xlsx"
+    book.save(two_sheets)
+    formula = folder / '=HYPERLINK("http:x","y").csv'
+    formula.write_bytes(b"".join(lines[:-20]))
+    for path in (two_sheets, formula):
+        _later(path)
+    summary = collect(inbox=str(inbox), out=str(tmp_path), session="2017-12-06")
+    verdicts = {v["file_name"]: v for v in summary["verdicts"]}
+    assert verdicts[two_sheets.name]["status"] == "rejected"
+    assert "«Школа 1», «Школа 2»" in verdicts[two_sheets.name]["reason"]
+    assert verdicts[formula.name]["status"] == "accepted"
+    stored = {s[1]: s[2] for s in _submissions(tmp_path)}
+    assert stored[formula.name] == "accepted"
+    [report] = [
+        p
+        for p in (tmp_path / "collect" / "reports" / mouo).iterdir()
+        if openpyxl.load_workbook(p)["Итог"]["B2"].value == formula.name
+    ]
+    assert openpyxl.load_workbook(report)["Итог"]["B2"].data_type == "s"  # text, not a formula
+    mails = [
+        email.message_from_bytes(p.read_bytes(), policy=default_policy)
+        for p in (tmp_path / "outbox").glob(f"collect-*{mouo}*.eml")
+    ]
+    [refusal] = [m for m in mails if two_sheets.name in m.get_body().get_content()]
+    assert "на нескольких листах: «Школа 1», «Школа 2»" in refusal.get_body().get_content()

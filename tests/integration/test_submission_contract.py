@@ -64,7 +64,7 @@ def contract() -> Contract:
 
 def test_the_contract_yaml_parses_with_every_rule_in_order(contract: Contract) -> None:
     raw = yaml.safe_load((CONTRACTS_DIR / "submission.yaml").read_text(encoding="utf-8"))
-    assert (contract.contract, contract.version, contract.layer) == ("submission", 1, "02_staged")
+    assert (contract.contract, contract.version, contract.layer) == ("submission", 2, "02_staged")
     assert [rule.id for rule in contract.rules] == [rule["id"] for rule in raw["rules"]]
     assert load_contract("submission") is contract  # read once per process
     for rule in contract.rules:
@@ -79,7 +79,7 @@ def test_every_injected_error_kind_has_a_rule_of_the_contract(contract: Contract
 
 def test_every_rule_becomes_exactly_one_expectation(contract: Contract) -> None:
     suite = compile_suite(contract)
-    assert suite.name == "submission-v1"
+    assert suite.name == "submission-v2"
     expectations = suite.expectations
     assert len(expectations) == len(contract.rules)
     assert [e.meta["rule"] for e in expectations] == [rule.id for rule in contract.rules]
@@ -180,6 +180,7 @@ def _valid_row(**changes: str) -> dict[str, str]:
         "ovz_document": "",
         "attempt": "1",
         "parse_error": "",
+        "parse_warning": "",
     }
     return {**row, **changes}
 
@@ -194,6 +195,20 @@ EDGE_ROWS = [
     _valid_row(birth_date="01.06.1977", document_series="32145", sex="M"),
     _valid_row(form="изложение", oral="возможно", ovz="н/д", attempt="4", school_code="4202001"),
     _valid_row(category="Выпускник прошлых лет", class_name="", form="изложение", oral="да"),
+    _valid_row(
+        parse_warning="строка скрыта в Excel",
+        category="Выпускник прошлых лет",
+        class_name="",
+        birth_date="01.06.1927",  # 90: possible, unusual
+    ),
+    _valid_row(
+        document_type="Документ иностранного гражданина",
+        document_series="-1",
+        document_number="-12",
+        class_name='=HYPERLINK("http://x","y")',
+        ovz="да",
+        ovz_document="=1+1",
+    ),
     _valid_row(ovz="да", class_name="", form="эссе", snils="123-456-789 64"),
     _valid_row(snils="123-456-789 64", oral="", ovz="", attempt=""),  # repeats the row above
 ]

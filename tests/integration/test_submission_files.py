@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+import openpyxl
 import polars as pl
 import pytest
 import xlsxwriter
@@ -112,6 +113,7 @@ def _expected(rows: list[list[str]], numbers: list[int] | None = None) -> pl.Dat
             *(pl.Series(f, [row[i] for row in rows], pl.Utf8) for i, f in enumerate(FIELDS)),
             pl.Series("row_number", numbers or range(1, len(rows) + 1), pl.Int64),
             pl.Series("parse_error", [""] * len(rows), pl.Utf8),
+            pl.Series("parse_warning", [""] * len(rows), pl.Utf8),
         ]
     )
 
@@ -208,6 +210,24 @@ def test_quoted_fields_keep_embedded_delimiters_quotes_and_line_breaks(tmp_path:
     assert '"Обучающийся 11 класса; кадетский корпус"' in path.read_text(encoding="utf-8")
     table = read_submission(path)
     assert table.frame.equals(_expected(rows))
+
+
+def test_rows_are_numbered_as_a_spreadsheet_shows_them_under_quoted_line_breaks(
+    tmp_path: Path,
+) -> None:
+    rows = [list(person) for person in PEOPLE]
+    rows[0][11] = "11\nА"  # Alt+Enter in a cell: two lines of the file, one row of Excel
+    rows[1][15] = "справка\r\nМСЭ\r\nот 01.09.2017"
+    headers = list(HEADERS)
+    headers[15] = "Документ,\nподтверждающий ОВЗ"  # a header cell with a line break too
+    text = "Сведения об участниках;;;\n" + _csv_text(rows, ";", headers)
+    table = read_submission(_write(tmp_path / "a.csv", text))
+    assert table.header_row == 2  # the header's row, not its last line (3)
+    assert table.frame["row_number"].to_list() == [1, 2, 3]  # lines 4, 6 and 9 of the file
+    assert table.frame["class_name"][0] == "11\nА"
+    opened = list(csv.reader(io.StringIO(text), delimiter=";"))  # as a spreadsheet opens it
+    for row in table.frame.iter_rows(named=True):
+        assert opened[table.header_row + row["row_number"] - 1][0] == row["surname"]
 
 
 def test_a_row_with_another_delimiter_gets_a_parse_error_and_the_rest_are_read(
@@ -342,6 +362,19 @@ def test_extra_columns_are_ignored_and_reported(tmp_path: Path) -> None:
     assert table.frame.equals(_expected(PEOPLE))  # the second СНИЛС column is not read
     assert table.unknown_columns == ("№ п/п", "Примечание", "СНИЛС")
     assert table.missing_columns == ()
+    assert table.notes == (  # said to the МОУО, not only ignored
+        "Столбцы не из образца не прочитаны: «№ п/п», «Примечание». Если в них сведения об "
+        "участниках, перенесите их в столбцы образца.",
+        "Столбцы повторяются: «СНИЛС» — прочитан первый из одинаковых, следующие не прочитаны.",
+    )
+
+
+def test_an_empty_column_without_a_header_is_no_note(tmp_path: Path) -> None:
+    headers = [*HEADERS[:3], "", *HEADERS[3:]]
+    rows = [[*p[:3], "", *p[3:]] for p in PEOPLE]
+    table = read_submission(_write(tmp_path / "a.csv", _csv_text(rows, ";", headers)))
+    assert table.frame.equals(_expected(PEOPLE))
+    assert table.notes == ()
 
 
 def test_missing_optional_columns_are_reported_and_absent_from_the_frame(tmp_path: Path) -> None:
@@ -350,8 +383,14 @@ def test_missing_optional_columns_are_reported_and_absent_from_the_frame(tmp_pat
     headers = [SUBMISSION_COLUMNS[f] for f in keep]
     table = read_submission(_write(tmp_path / "a.csv", _csv_text(rows, ";", headers)))
     assert table.missing_columns == ("patronymic", "ovz_document", "attempt")
-    assert table.frame.columns == [*keep, "row_number", "parse_error"]
-    assert table.frame.equals(_expected(PEOPLE).select(*keep, "row_number", "parse_error"))
+    assert table.notes == (
+        "В файле нет необязательных столбцов «Отчество», «Документ, подтверждающий ОВЗ», "
+        "«Номер попытки»: их значения считаются незаполненными.",
+    )
+    assert table.frame.columns == [*keep, "row_number", "parse_error", "parse_warning"]
+    assert table.frame.equals(
+        _expected(PEOPLE).select(*keep, "row_number", "parse_error", "parse_warning")
+    )
 
 
 def test_a_missing_required_column_refuses_the_file_naming_it(tmp_path: Path) -> None:
@@ -441,6 +480,66 @@ def test_the_sheet_named_participants_is_read_when_there_are_several(tmp_path: P
         sheet.write_row(index, 0, person)
     workbook.close()
     assert read_submission(path).frame.equals(_expected(PEOPLE))
+
+
+def _workbook(path: Path, sheets: dict[str, list[list[str]]], hide: bool = False) -> Path:
+    """Sheets of participants under the standard header; `hide` hides each sheet but the first."""
+    workbook = xlsxwriter.Workbook(str(path))
+    for index, (name, people) in enumerate(sheets.items()):
+        sheet = workbook.add_worksheet(name)
+        sheet.write_row(0, 0, HEADERS)
+        for row, person in enumerate(people, start=1):
+            sheet.write_row(row, 0, person)
+        if hide and index:
+            sheet.hide()
+    workbook.close()
+    return path
+
+
+def test_participant_tables_on_several_sheets_refuse_the_file_naming_them(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "a.xlsx", {"Школа 1": PEOPLE[:1], "Школа 2": PEOPLE[1:]})
+    reason = _unreadable(path)
+    assert reason.startswith(
+        "Таблицы участников найдены на нескольких листах: «Школа 1», «Школа 2»"
+    )
+    path = _workbook(tmp_path / "b.xlsx", {"Участники": PEOPLE[:1], "Старый": PEOPLE}, hide=True)
+    assert "«Участники», «Старый» (скрытый)" in _unreadable(path)
+
+
+def test_the_one_participant_table_is_read_from_any_sheet_and_other_sheets_are_noted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    workbook.add_worksheet("Инструкция").write(0, 0, "Заполните лист 2")
+    workbook.add_worksheet("Пустой")
+    headers_only = workbook.add_worksheet("Образец")
+    headers_only.write_row(0, 0, HEADERS)  # the template's header without participants
+    sheet = workbook.add_worksheet("Лист2")
+    sheet.write_row(0, 0, HEADERS)
+    for index, person in enumerate(PEOPLE, start=1):
+        sheet.write_row(index, 0, person)
+    workbook.close()
+    table = read_submission(path)
+    assert table.frame.equals(_expected(PEOPLE))
+    assert [note.split(":")[0] for note in table.notes] == [
+        "Лист «Инструкция» не прочитан",
+        "Лист «Образец» не прочитан",
+    ]
+
+
+def test_hidden_xlsx_rows_are_read_with_a_warning(tmp_path: Path) -> None:
+    path = _xlsx(tmp_path / "a.xlsx", [_typed(p) for p in PEOPLE], first_row=2, title="Список")
+    book = openpyxl.load_workbook(path)  # a second writer: «hidden» as openpyxl writes it
+    book.active.row_dimensions[5].hidden = True  # the second participant (header on row 3)
+    book.save(path)
+    table = read_submission(path)
+    assert table.header_row == 3
+    assert table.frame["row_number"].to_list() == [1, 2, 3]
+    warnings = table.frame["parse_warning"].to_list()
+    assert warnings[0] == warnings[2] == ""
+    assert warnings[1].startswith("строка скрыта в Excel")
+    assert (table.frame["parse_error"] == "").all()
 
 
 def test_empty_xlsx_rows_are_skipped_but_counted(tmp_path: Path) -> None:
@@ -626,8 +725,9 @@ def test_every_generated_file_reads_back_to_its_submission_rows(
     expected = (
         region.submissions.filter(pl.col("mouo_code") == mouo)
         .select(*FIELDS, pl.col("row_number").cast(pl.Int64))
-        .with_columns(pl.lit("").alias("parse_error"))
+        .with_columns(pl.lit("").alias("parse_error"), pl.lit("").alias("parse_warning"))
     )
+    assert table.notes == ()  # the generator writes the template: nothing to remark on
     assert expected.height > 100
     assert table.frame.equals(expected)
 

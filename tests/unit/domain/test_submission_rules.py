@@ -64,10 +64,12 @@ def valid_row(**changes: str) -> dict[str, str]:
 
 
 def rows_frame(rows: list[dict[str, Any]], first_row: int = 1) -> pl.DataFrame:
-    """Raw rows as the reader gives them: text, `row_number`, `parse_error` if a row has one."""
+    """Raw rows as the reader gives them: text, `row_number`, `parse_error` and `parse_warning`
+    if a row has one."""
     columns = list(SUBMISSION_COLUMNS)
-    if any("parse_error" in row for row in rows):
-        columns.append("parse_error")
+    for column in ("parse_error", "parse_warning"):
+        if any(column in row for row in rows):
+            columns.append(column)
     data = {c: [row.get(c) for row in rows] for c in columns}
     numbers = list(range(first_row, first_row + len(rows)))
     return pl.DataFrame(
@@ -109,6 +111,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [V(parse_error="")],
         [V(parse_error="17 столбцов ожидалось, найдено 15")],
     ),
+    "row_noted": ([V(parse_warning="")], [V(parse_warning="строка скрыта в Excel")]),
     "surname_present": ([V(surname="  иванов  ")], [V(surname=" \u00a0 ")]),
     "surname_cyrillic": ([V(surname="салтыков-щедрин")], [V(surname="Ивaнов")]),  # Latin «a»
     "name_present": ([V(name="\u00a0Иван\u00a0")], [V(name="")]),
@@ -117,11 +120,24 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
     "sex_known": ([V(sex="жен", name="Анна")], [V(sex="M")]),  # Latin «M»
     "birth_date_present": ([V(birth_date="29.02.2000")], [V(birth_date=" ")]),
     "birth_date_valid": ([V(birth_date=" 01.01.2000 ")], [V(birth_date="31.02.2000")]),
-    # a student may be 14…25 on the exam day (06.12.2017)
-    "birth_date_plausible": ([V(birth_date="06.12.1992")], [V(birth_date="05.12.1991")]),
+    # a student may be 14…25 on the exam day (06.12.2017); 22…25 is unusual (a warning)
+    "birth_date_plausible": ([V(birth_date="06.12.1996")], [V(birth_date="05.12.1991")]),
+    # a graduate of past years has no age limit, but 90 is worth a second look
+    "birth_date_usual": (
+        [V(category=GRADUATE, class_name="", birth_date="06.12.1952")],  # 65
+        [V(category=GRADUATE, class_name="", birth_date="01.06.1927")],  # 90
+    ),
     "document_valid": (
         [V(document_type="Свидетельство о рождении", document_series="IV-МЮ")],
         [V(document_series="32145")],
+    ),
+    "document_series_plain": (
+        [V(document_type="Документ иностранного гражданина", document_series="-")],
+        [V(document_type="Документ иностранного гражданина", document_series="-1")],
+    ),
+    "document_number_plain": (
+        [V(document_type="Документ иностранного гражданина", document_number="A-12")],
+        [V(document_type="Документ иностранного гражданина", document_number="-12")],
     ),
     "snils_present": ([V(snils=" 100-207-899 00 ")], [V(snils="  ")]),
     "snils_valid": ([V(snils="100-207-899 00")], [V(snils="112-233-445 96")]),
@@ -139,9 +155,17 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [V(ovz="да", ovz_document="справка об инвалидности")],
         [V(ovz="да")],
     ),
+    "ovz_document_plain": (
+        [V(ovz="да", ovz_document="справка МСЭ № 1-2")],
+        [V(ovz="да", ovz_document="=1+1")],
+    ),
     "school_of_this_mouo": ([V(school_code="4201002")], [V(school_code="4202001")]),
     "attempt_allowed": ([V(attempt="3")], [V(attempt="4")]),
     "class_for_students": ([V(category=GRADUATE, class_name="")], [V(class_name="")]),
+    "class_name_plain": (
+        [V(category=GRADUATE, class_name="-")],
+        [V(class_name='=HYPERLINK("http://x","y")')],
+    ),
     "not_a_repeat": (
         [V(), V(snils=OTHER_SNILS, name="Пётр")],
         [V(), V(name="Пётр")],
@@ -293,6 +317,9 @@ def test_a_latin_capital_lookalike_at_the_start_is_named() -> None:
         ("2000-03-15", "ожидается ДД.ММ.ГГГГ"),
         ("15/03/2000", "ожидается ДД.ММ.ГГГГ"),
         ("15.3.2000", "ожидается ДД.ММ.ГГГГ"),
+        ("2000", "ожидается ДД.ММ.ГГГГ"),  # a year alone is not an Excel serial date
+        ("36600.5", "ожидается ДД.ММ.ГГГГ"),  # a date with a time of day: not a birth date
+        ("100000", "ожидается ДД.ММ.ГГГГ"),  # beyond 2099
     ],
 )
 def test_a_bad_birth_date_says_whether_the_format_or_the_day_is_wrong(
@@ -302,6 +329,60 @@ def test_a_bad_birth_date_says_whether_the_format_or_the_day_is_wrong(
     assert problems.select("rule", "message").rows() == [
         ("birth_date_valid", f"дата рождения: {reason}")
     ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [
+        ("36600", "15.03.2000"),  # a date typed into a General-format cell
+        ("36600.0", "15.03.2000"),
+        ("36600,0", "15.03.2000"),  # as a Russian Excel writes it into a CSV
+        ("39448", "01.01.2008"),
+        ("3654", "01.01.1910"),  # the earliest serial read as a date
+        ("73050", "31.12.2099"),  # the latest
+    ],
+)
+def test_an_excel_serial_birth_date_is_read_as_the_date(raw: str, read: str) -> None:
+    prepared, _ = run([V(birth_date=raw)])
+    assert prepared[value_column("birth_date")].to_list() == [read]
+    if read == "15.03.2000":  # the valid row's own date: nothing to report
+        assert problems_of([V(birth_date=raw)]).is_empty()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("class_name", '=HYPERLINK("http://x","y")'),
+        ("class_name", "+11А"),
+        ("class_name", "@SUM(A1)"),
+        ("ovz_document", "=1+1"),
+        ("ovz_document", "-справка"),
+    ],
+)
+def test_a_free_text_value_starting_like_a_formula_is_rejected_with_its_sign(
+    field: str, value: str
+) -> None:
+    row = V(**{field: value}, **({"ovz": "да"} if field == "ovz_document" else {}))
+    prepared, failures = run([row])
+    rows, problems = split_rows(prepared, failures, CONTRACT)
+    assert rows["status"].to_list() == ["rejected"]
+    assert problems["rule"].to_list() == [f"{field}_plain"]
+    assert problems["column"].to_list() == [SUBMISSION_COLUMNS[field]]
+    message = problems["message"][0]
+    assert f"начинается со знака «{value[0]}», так в Excel начинается формула" in message
+    assert value not in message
+
+
+@pytest.mark.parametrize("value", ["-", "11-А", "11А"])
+def test_a_lone_dash_or_a_dash_inside_is_no_formula(value: str) -> None:
+    assert failed_rules([V(class_name=value)]) == [set()]
+
+
+def test_yes_no_signs_in_oral_and_ovz_are_read_as_words_never_stored_as_signs() -> None:
+    prepared, failures = run([V(oral="-", ovz="-")])
+    assert failures.is_empty()
+    assert prepared[value_column("oral")].to_list() == ["нет"]
+    assert prepared[value_column("ovz")].to_list() == ["нет"]
 
 
 @pytest.mark.parametrize(
@@ -377,7 +458,48 @@ def test_the_age_table_agrees_with_the_contracts_bounds() -> None:
 def test_age_bounds_depend_on_the_category(category: str, birth_date: str, fails: bool) -> None:
     mandatory = category in (STUDENT, CLOSED, HOME)
     row = V(category=category, birth_date=birth_date, class_name="11А" if mandatory else "")
-    assert failed_rules([row]) == [{"birth_date_plausible"} if fails else set()]
+    critical = failed_rules([row])[0] - {"birth_date_usual"}  # the warning: see below
+    assert critical == ({"birth_date_plausible"} if fails else set())
+
+
+# (category, birth date, warned): ages possible for the category but unusual are accepted with
+# a warning; where the age is impossible the row is rejected and not warned as well.
+USUAL_AGE_CASES = [
+    (GRADUATE, "01.06.1927", True),  # 90: possible for a graduate of past years, unusual
+    (GRADUATE, "06.12.1917", True),  # 100, the oldest possible
+    (GRADUATE, "06.12.1952", False),  # 65
+    (GRADUATE, "05.12.1951", True),  # turned 66 the day before the exam
+    (GRADUATE, "06.12.1916", False),  # 101: rejected, not warned
+    (STUDENT, "06.12.1992", True),  # 25: possible for a student, unusual
+    (STUDENT, "06.12.1996", False),  # 21
+    (STUDENT, "07.12.2002", True),  # 14
+    (STUDENT, "01.09.2018", False),  # in the future: rejected, not warned
+    (CERTIFICATE, "01.06.1960", True),  # 57
+    (SPO, "01.06.1996", False),  # 21
+]
+
+
+@pytest.mark.parametrize(("category", "birth_date", "warned"), USUAL_AGE_CASES)
+def test_an_unusual_age_for_the_category_is_a_warning(
+    category: str, birth_date: str, warned: bool
+) -> None:
+    mandatory = category in (STUDENT, CLOSED, HOME)
+    row = V(category=category, birth_date=birth_date, class_name="11А" if mandatory else "")
+    assert ("birth_date_usual" in failed_rules([row])[0]) == warned
+
+
+def test_a_90_year_old_graduate_is_accepted_with_a_warning_naming_the_age() -> None:
+    row = V(category=GRADUATE, class_name="", birth_date="01.06.1927")
+    prepared, failures = run([row])
+    rows, problems = split_rows(prepared, failures, CONTRACT)
+    assert rows["status"].to_list() == ["accepted"]
+    assert problems.select("column", "rule", "severity").rows() == [
+        ("Дата рождения", "birth_date_usual", "warning")
+    ]
+    message = problems["message"][0]
+    assert message.startswith("дата рождения: возраст на день экзамена 90 лет — необычен")
+    assert "17–65" in message
+    assert "01.06.1927" not in message  # the value is the МОУО's own; the row number finds it
 
 
 def test_the_age_reason_gives_the_age_and_the_categorys_bounds() -> None:
@@ -413,7 +535,7 @@ def test_a_date_after_the_exam_is_in_the_future_whatever_the_category(
 
 def test_the_age_is_counted_on_the_exam_date_of_the_context() -> None:
     row = V(birth_date="01.06.1992")  # 25 on 06.12.2017, 26 on 01.06.2018
-    assert failed_rules([row]) == [set()]
+    assert failed_rules([row]) == [{"birth_date_usual"}]  # possible: a warning only
     later = SubmissionContext("42-01", date(2018, 6, 1), CONTEXT.known_schools)
     assert failed_rules([row], later) == [{"birth_date_plausible"}]
 
