@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         description="Shared secret of that webhook (a Bearer token, 32+ random characters); "
         "unset: the endpoint answers 404 and `rcoi automations apply` refuses",
     )
+    stage_lease_s: float = Field(
+        300.0,
+        gt=0,
+        description="How long a stage's key (one run per stage and session) outlives the last "
+        "renewal: a live run renews it every third of this; a killed run's key is free again "
+        "within it",
+    )
     lookup_limit: int = Field(
         10, ge=1, description="Results lookups one client may make per lookup window"
     )
@@ -107,6 +114,12 @@ class Settings(BaseSettings):
         None,
         description="Key of the lookup's client hashes; unset: generated into "
         "out_dir/secrets/lookup.key",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies in front of `rcoi web` whose "
+        "X-Forwarded-For (and -Proto) is believed, as a JSON list; empty: none, the client is "
+        "the connection's address",
     )
 
     @field_validator("topics_key")

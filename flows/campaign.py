@@ -22,7 +22,7 @@ from flows.verify import verify
 from flows.watchdog import demo_instants, watchdog
 from tasks import progress
 from tasks.adapters.plan_files import resolve_plan_path
-from tasks.campaign import demo_coordinator_accepts, write_campaign_summary
+from tasks.campaign import demo_coordinator_accepts, publish_skipped, write_campaign_summary
 from tasks.domain.summary import StageSummary
 from tasks.grade import grade_accuracy
 from tasks.plan import read_plan, store_plan
@@ -132,7 +132,9 @@ def campaign(
     # minute early (09:44 local): the run waits, never publishes early, mails every МОУО.
     steps.step("публикация тем")
     publish_at = demo_start(the_plan, exam_session.id)
-    if publish_at is not None:
+    if publish_at is None:  # no publish stage, or no topics: said so, with the reason
+        entries.append(publish_skipped(the_plan, exam_session.id))
+    else:
         load_topics(settings, the_plan, exam_session.id)
         published = publish(plan=plan, session=exam_session.id, out=out, now=publish_at)
         entries.append(StageSummary("publish", "completed", publish_counts(published)))

@@ -1,12 +1,13 @@
 """The flow every scheduled stage runs under (`rcoi serve --plan`): it takes the stage's
-database key for the session (a second run at the same time does nothing), runs the stage's
+database key for the session as a lease it renews while it runs (a second run at the same time
+does nothing; a killed run's key is free again within minutes), runs the stage's
 own flow, and, when the stage must wait for people — printing behind its gate, the package
 behind an open verification queue, the lists behind missing results — alerts the coordinator
 and ends as waiting instead of failing; the next scheduled run tries again."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from flows.labels import is_waiting, stage_flow, waiting
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.errors import DataError
 from tasks.plan import read_plan
-from tasks.plan_stage import alert_waiting, lock_stage, unlock_stage
+from tasks.plan_stage import alert_waiting, stage_key
 
 __all__ = ["STAGE_FLOWS", "plan_stage"]
 
@@ -43,10 +44,6 @@ def _run(stage: str, out: str, plan: str, session: str) -> dict[str, Any]:
     return dict(runs[stage]())
 
 
-# How long a run may hold the key before another may take it over (a run killed on its host
-# leaves its key behind): longer than the stage's own longest wait.
-HOLD = {"verify": timedelta(hours=24), "upload": timedelta(hours=12)}
-HOLD_DEFAULT = timedelta(hours=6)
 STAGE_FLOWS = (
     "collect",
     "reconcile",
@@ -70,15 +67,13 @@ def plan_stage(stage: str, plan: str, session: str, out: str = "out") -> Any:
     settings = Settings(out_dir=Path(out))
     the_plan = read_plan(resolve_plan_path(plan))
     holder = str(flow_run.get_id() or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-    hold = HOLD.get(stage, HOLD_DEFAULT)
-    if not lock_stage(settings, the_plan.id, session, stage, holder, hold):
-        return {"stage": stage, "status": "skipped: already running"}
-    try:
-        summary = _run(stage, out, plan, session)
-    except DataError as exc:  # raised outside a stage flow's own guard: the same wait
-        summary = {"status": "waiting", "reason": exc.reason}
-    finally:
-        unlock_stage(settings, the_plan.id, session, stage, holder)
+    with stage_key(settings, the_plan.id, session, stage, holder) as taken:
+        if not taken:
+            return {"stage": stage, "status": "skipped: already running"}
+        try:
+            summary = _run(stage, out, plan, session)
+        except DataError as exc:  # raised outside a stage flow's own guard: the same wait
+            summary = {"status": "waiting", "reason": exc.reason}
     if is_waiting(summary):
         day = f"{datetime.now(UTC):%Y-%m-%d}"
         reason = str(summary["reason"])

@@ -10,7 +10,9 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from config.settings import Settings
+from tasks.adapters.topics import topic_file
 from tasks.artifacts import EMPTY, markdown_artifact, status_ru, table_artifact
+from tasks.domain.plan import Plan, StageKind
 from tasks.domain.summary import (
     STAGE_TITLES_RU,
     StageSummary,
@@ -19,7 +21,12 @@ from tasks.domain.summary import (
     summary_markdown,
 )
 
-__all__ = ["DEMO_COORDINATOR", "demo_coordinator_accepts", "write_campaign_summary"]
+__all__ = [
+    "DEMO_COORDINATOR",
+    "demo_coordinator_accepts",
+    "publish_skipped",
+    "write_campaign_summary",
+]
 
 
 @task(name="write-summary", cache_policy=NONE)
@@ -96,3 +103,23 @@ def demo_coordinator_accepts(settings: Settings, campaign_code: str, session_cod
     finally:
         database.dispose()
     return len(ids)
+
+
+def publish_skipped(plan: Plan, session_id: str) -> StageSummary:
+    """The publish entry of a demo that does not publish, with the reason it does not: the
+    plan has no publish stage for the session, or the demo has no topics of it to seal."""
+    publishes = any(
+        stage.stage is StageKind.PUBLISH
+        and (stage.sessions is None or session_id in stage.sessions)
+        for stage in plan.stages
+    )
+    if not publishes:
+        reason = f"в плане-графике {plan.id} нет этапа публикации тем для срока {session_id}"
+    else:
+        source = topic_file(session_id)
+        reason = (
+            f"темы срока {session_id} не загружены: в демонстрации нет файла {source.name} "
+            f"в {source.parent.name}/ (загрузка тем: rcoi topics load --session {session_id} "
+            "--file …)"
+        )
+    return StageSummary("publish", "skipped", {"reason": reason})

@@ -13,7 +13,7 @@ from tasks.adapters.database import bootstrap
 from tasks.adapters.plan_files import inspect_plan, load_calendar
 from tasks.adapters.registry import upsert_campaign
 from tasks.adapters.unit_of_work import UnitOfWork
-from tasks.domain.plan import Plan, ResolvedStage, Severity, resolve_plan
+from tasks.domain.plan import Plan, PlanProblem, ResolvedStage, Severity, resolve_plan
 from tasks.errors import PlanError
 
 __all__ = ["read_plan", "store_plan"]
@@ -21,16 +21,30 @@ __all__ = ["read_plan", "store_plan"]
 
 @task(name="read-plan", cache_policy=NONE)
 def read_plan(path: Path) -> Plan:
-    """The plan at `path`; fails on errors, logs warnings (ambiguous deadlines, ...)."""
+    """The plan at `path`; fails on errors (in Russian: the file, the stage, the session, the
+    problem), logs warnings (ambiguous deadlines, ambiguous local times, ...)."""
     logger = get_run_logger()
     report = inspect_plan(path)
     for problem in report.problems:
         if problem.severity is Severity.WARNING:
-            logger.warning("plan %s: %s (%s)", path.name, problem.code, problem.stage_id or "-")
+            logger.warning("plan %s: %s", path.name, _located(problem))
     if report.plan is None or not report.ok:
-        errors = [p.message for p in report.problems if p.severity is Severity.ERROR]
-        raise PlanError(f"plan {path} has errors: {'; '.join(errors)}")
+        errors = [_located(p) for p in report.problems if p.severity is Severity.ERROR]
+        raise PlanError(f"план {path} с ошибками (rcoi plan check): {'; '.join(errors)}")
     return report.plan
+
+
+def _located(problem: PlanProblem) -> str:
+    """«[nonexistent-time] этап publish, срок 2011-03-27: …»"""
+    where = ", ".join(
+        part
+        for part in (
+            f"этап {problem.stage_id}" if problem.stage_id else "",
+            f"срок {problem.session_id}" if problem.session_id else "",
+        )
+        if part
+    )
+    return f"[{problem.code}] {where + ': ' if where else ''}{problem.message}"
 
 
 @task(name="store-plan", cache_policy=NONE)

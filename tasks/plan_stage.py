@@ -1,11 +1,14 @@
 """Prefect tasks around a scheduled stage run: the database key that keeps a stage of a
-session from running twice at once, and the coordinator's alert when a stage cannot go on yet
+session from running twice at once (a lease the run renews while it lives), and the
+coordinator's alert when a stage cannot go on yet
 because it waits for people (a gate, an open queue, missing results)."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
@@ -13,45 +16,37 @@ from prefect.cache_policies import NONE
 from config.settings import Settings
 from tasks.adapters.database import bootstrap
 from tasks.adapters.notifications import alert_coordinator
-from tasks.adapters.stage_locks import DEFAULT_TTL, acquire, holder_of, release
+from tasks.adapters.stage_locks import StageLease
 from tasks.adapters.submissions import plan_stage_id, session_info
 from tasks.adapters.unit_of_work import UnitOfWork
 
-__all__ = ["alert_waiting", "lock_stage", "unlock_stage"]
+__all__ = ["alert_waiting", "stage_key"]
 
 
-@task(name="lock-stage", cache_policy=NONE)
-def lock_stage(
-    settings: Settings,
-    campaign: str,
-    session: str,
-    stage: str,
-    holder: str,
-    ttl: timedelta = DEFAULT_TTL,
-) -> bool:
-    """Take the stage's key for this run; False (logged) when another run holds it."""
+@contextmanager
+def stage_key(
+    settings: Settings, campaign: str, session: str, stage: str, holder: str
+) -> Iterator[bool]:
+    """The stage's key for this run, as a lease of `settings.stage_lease_s` renewed in the
+    background while the block runs and given back at its end. Yields False (logged) when
+    another run holds it: then the block must do nothing."""
     database = bootstrap(settings)
     try:
         with UnitOfWork(database.session_factory) as uow:
             info = session_info(uow.session, campaign, session)
-            taken = acquire(uow.session, info.id, stage, holder, datetime.now(UTC), ttl)
-            other = None if taken else holder_of(uow.session, info.id, stage)
-    finally:
-        database.dispose()
-    if not taken:
-        get_run_logger().warning(
-            "%s of %s is already running (%s): this run does nothing", stage, session, other
-        )
-    return taken
-
-
-@task(name="unlock-stage", cache_policy=NONE)
-def unlock_stage(settings: Settings, campaign: str, session: str, stage: str, holder: str) -> None:
-    database = bootstrap(settings)
-    try:
-        with UnitOfWork(database.session_factory) as uow:
-            info = session_info(uow.session, campaign, session)
-            release(uow.session, info.id, stage, holder)
+        ttl = timedelta(seconds=settings.stage_lease_s)
+        lease = StageLease(database.session_factory, info.id, stage, holder, ttl)
+        if not lease.take():
+            get_run_logger().warning(
+                "%s of %s is already running (%s): this run does nothing",
+                stage,
+                session,
+                lease.other,
+            )
+            yield False
+            return
+        with lease:
+            yield True
     finally:
         database.dispose()
 

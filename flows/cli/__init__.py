@@ -13,6 +13,7 @@ from flows.cli import (
     discrepancies,
     grading,
     plan,
+    reaper,
     region,
     run,
     scan,
@@ -47,4 +48,7 @@ serve.register(app)
 
 
 def main() -> None:
+    # First: whatever the command starts (the ephemeral Prefect server, the stages' process
+    # pools) ends with it, even if it is killed with SIGKILL (flows/cli/reaper.py).
+    reaper.start_reaper()
     app()

@@ -18,10 +18,13 @@ def plan_show(
     plan: Annotated[str, typer.Argument(help=PLAN_HELP)],
     session: Annotated[str | None, typer.Option(help="id срока (по умолчанию все)")] = None,
 ) -> None:
-    """Каждый этап плана: начало и окончание по местному времени и в UTC."""
-    from tasks.adapters.plan_files import load_calendar
-    from tasks.domain.plan import resolve_plan
-    from tasks.domain.plan_text import format_schedule
+    """Каждый этап плана: начало и окончание по местному времени и в UTC.
+
+    Местное время, которого нет или которое бывает дважды (перевод часов), отмечено под
+    таблицей (подробно — rcoi plan check)."""
+    from tasks.adapters.plan_files import load_calendar, resolve_plan_path
+    from tasks.domain.plan import local_time_problems, resolve_plan
+    from tasks.domain.plan_text import format_problems, format_schedule
     from tasks.errors import RcoiError
 
     the_plan = load_plan_or_exit(plan)
@@ -32,8 +35,12 @@ def plan_show(
         )
         resolved = {sid: resolve_plan(the_plan, sid, calendar) for sid in ids}
     except RcoiError as exc:
-        raise usage_error(str(exc)) from None
+        raise usage_error(f"{resolve_plan_path(plan)}: {exc}") from None
     typer.echo(format_schedule(the_plan, resolved))
+    clock_changes = [p for stages in resolved.values() for p in local_time_problems(stages)]
+    if clock_changes:
+        typer.echo("")
+        typer.echo(format_problems(clock_changes))
 
 
 @plan_app.command("check")

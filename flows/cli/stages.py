@@ -4,9 +4,12 @@ database, folders) before Prefect starts, then runs the stage's flow with progre
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +34,7 @@ from flows.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from config.settings import Settings
     from tasks.adapters.database import Database
 
 __all__ = ["register"]
@@ -164,30 +168,38 @@ def grade_command(
 
 
 @contextmanager
-def _guarded(database: Database, plan: str, session: str, stage: str) -> Iterator[None]:
-    """The stage's database key for a run by hand, as `rcoi serve` takes it: refused while a
-    scheduled run (or another person) holds it."""
-    from datetime import UTC, datetime
-
-    from flows.plan_stage import HOLD, HOLD_DEFAULT
-    from tasks.adapters.stage_locks import acquire, holder_of, release
+def _guarded(
+    settings: Settings, database: Database, plan: str, session: str, stage: str
+) -> Iterator[None]:
+    """The stage's database key for a run by hand, as `rcoi serve` takes it (a lease renewed
+    while the command runs): refused while a scheduled run (or another person) holds it."""
+    from tasks.adapters.stage_locks import StageLease
     from tasks.adapters.submissions import session_info
     from tasks.adapters.unit_of_work import UnitOfWork
 
     the_plan = load_plan_or_exit(plan)
-    holder = f"cli-{os.getpid()}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     with UnitOfWork(database.session_factory) as uow:
         info = session_info(uow.session, the_plan.id, session)
-        hold = HOLD.get(stage, HOLD_DEFAULT)
-        taken = acquire(uow.session, info.id, stage, holder, datetime.now(UTC), hold)
-        other = None if taken else holder_of(uow.session, info.id, stage)
-    if not taken:
-        raise refusal(f"этап {stage} срока {session} уже выполняется ({other})")
-    try:
+    ttl = timedelta(seconds=settings.stage_lease_s)
+    lease = StageLease(database.session_factory, info.id, stage, _holder(), ttl)
+    if not lease.take():
+        raise refusal(
+            f"этап {stage} срока {session} уже выполняется ({lease.other}); ключ запуска, "
+            f"который убит, освобождается сам за {_duration(ttl)}, вручную — rcoi stage "
+            f"release --stage {stage} --session {session}"
+        )
+    with lease:
         yield
-    finally:
-        with UnitOfWork(database.session_factory) as uow:
-            release(uow.session, info.id, stage, holder)
+
+
+def _holder() -> str:
+    """Who holds a key taken by hand: the host, the process and the moment."""
+    return f"cli-{socket.gethostname()[:24]}-{os.getpid()}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    return f"{seconds // 60} мин" if seconds >= 120 else f"{seconds} с"
 
 
 def upload_command(
@@ -210,7 +222,7 @@ def upload_command(
     from flows.upload import upload
 
     try:
-        with _guarded(database, plan, code, "upload"):
+        with _guarded(settings, database, plan, code, "upload"):
             summary = run_flow(
                 upload,
                 out=str(settings.out_dir),
@@ -237,7 +249,7 @@ def inform_command(
     from flows.inform import inform
 
     try:
-        with _guarded(database, plan, code, "inform"):
+        with _guarded(settings, database, plan, code, "inform"):
             summary = run_flow(inform, out=str(settings.out_dir), plan=plan, session=code)
     finally:
         database.dispose()
@@ -286,6 +298,59 @@ def watchdog(
     echo_json(summary)
 
 
+stage_app = typer.Typer(help="Ключи этапов: один запуск этапа срока за раз.", no_args_is_help=True)
+
+
+@stage_app.command("release")
+def stage_release(
+    stage: Annotated[str, typer.Option(help="этап: collect, reconcile, print, …, inform")],
+    actor: Annotated[str, typer.Option(help="кто снимает ключ (логин координатора)")],
+    note: Annotated[str, typer.Option(help="почему: например, запуск убит на узле …")],
+    out: Out = None,
+    plan: PlanOption = DEFAULT_PLAN,
+    session: SessionOption = None,
+) -> None:
+    """Снять ключ этапа срока, например оставленный убитым запуском.
+
+    Запись в журнал аудита: кто, почему, чей был ключ. Ключ живого запуска снимать не
+    нужно: тот продлевает его, и этап может начаться второй раз. Код 2, если ключ не занят."""
+    from tasks.adapters.stage_locks import release_by_hand
+    from tasks.adapters.unit_of_work import UnitOfWork
+    from tasks.domain.plan import StageKind
+
+    stages = [kind.value for kind in StageKind]
+    if stage not in stages:
+        raise usage_error(f"неизвестный этап «{stage}»: один из {', '.join(stages)}")
+    if not actor.strip() or not note.strip():
+        raise usage_error("укажите, кто снимает ключ (--actor) и почему (--note)")
+    settings = settings_for(out)
+    _, code, database, session_id = require_session(settings, plan, session)
+    now = datetime.now(UTC)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            key = release_by_hand(uow.session, session_id, stage, actor.strip(), note.strip(), now)
+    finally:
+        database.dispose()
+    if key is None:
+        raise usage_error(f"ключ этапа {stage} срока {code} не занят: снимать нечего")
+    renewed = now - (key.expires_at - timedelta(seconds=settings.stage_lease_s))
+    state = (
+        f"истёк {key.expires_at:%d.%m.%Y %H:%M:%S} UTC"
+        if key.expires_at <= now
+        else f"действовал до {key.expires_at:%H:%M:%S} UTC, продлён "
+        f"{max(0, int(renewed.total_seconds()))} с назад — если этот запуск жив, он сообщит "
+        "о потере ключа"
+    )
+    logging.getLogger("rcoi.stage").warning(
+        "stage key %s of %s released by %s (holder %s): %s", stage, code, actor, key.holder, note
+    )
+    typer.echo(
+        f"Ключ этапа {stage} срока {code} снят: держал {key.holder} с "
+        f"{key.acquired_at:%d.%m.%Y %H:%M:%S} UTC, {state}. Запись в журнале аудита: "
+        f"{actor.strip()} — {note.strip()}."
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("collect")(collect)
     app.command("reconcile")(reconcile)
@@ -295,3 +360,4 @@ def register(app: typer.Typer) -> None:
     app.command("upload")(upload_command)
     app.command("inform")(inform_command)
     app.command("watchdog")(watchdog)
+    app.add_typer(stage_app, name="stage")

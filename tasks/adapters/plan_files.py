@@ -42,22 +42,30 @@ for _digit in "0123456789":
     _PlainLoader.yaml_implicit_resolvers[_digit].insert(0, ("tag:yaml.org,2002:str", _TIME_OF_DAY))
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise PlanError(f"нет файла {path}") from exc
     except UnicodeDecodeError as exc:
         raise PlanError(f"файл {path} не в кодировке UTF-8") from exc
     except OSError as exc:
         raise PlanError(f"файл {path} не читается: {exc.strerror or exc}") from exc
+
+
+def _parse_yaml(path: Path, text: str) -> tuple[Any, yaml.Node | None]:
+    """The data and its node tree (the line of every key, for the schema's messages)."""
     try:
-        return yaml.load(text, Loader=_PlainLoader)
+        return yaml.load(text, Loader=_PlainLoader), yaml.compose(text, Loader=_PlainLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (строка {mark.line + 1}, столбец {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PlanError(f"{path}: ошибка синтаксиса YAML{where}: {problem}") from exc
+
+
+def _read_yaml(path: Path) -> Any:
+    return _parse_yaml(path, _read_text(path))[0]
 
 
 # Pydantic's messages by error type, as the coordinator reads them in `rcoi plan check`.
@@ -80,17 +88,24 @@ _SCHEMA_MESSAGES = {
     "date_parsing": "ожидается дата ГГГГ-ММ-ДД",
     "date_from_datetime_parsing": "ожидается дата ГГГГ-ММ-ДД",
     "date_from_datetime_inexact": "ожидается дата ГГГГ-ММ-ДД без времени",
-    "time_type": "ожидается время ЧЧ:ММ",
-    "time_parsing": "ожидается время ЧЧ:ММ",
+    "time_type": "ожидается время ЧЧ:ММ (от 00:00 до 24:00)",
+    "time_parsing": "ожидается время ЧЧ:ММ (от 00:00 до 24:00)",
     "union_tag_not_found": "не указан вид (kind)",
+    "too_short": "слишком мало элементов",
+    "too_long": "слишком много элементов",
+    "string_too_short": "пустая строка",
 }
 
 
 def _schema_item(item: Any) -> str:
     kind, context = item["type"], item.get("ctx") or {}
     if kind in _SCHEMA_MESSAGES:
-        return _SCHEMA_MESSAGES[kind]
-    if kind == "literal_error":
+        message = _SCHEMA_MESSAGES[kind]
+        given = item.get("input")
+        if kind != "missing" and isinstance(given, str | int | float) and given != "":
+            message += f", указано «{given}»"
+        return message
+    if kind in ("literal_error", "enum"):
         return f"недопустимое значение {item.get('input')!r}: ожидается {context.get('expected')}"
     if kind == "union_tag_invalid":
         return f"неизвестный вид {context.get('tag')!r}: ожидается {context.get('expected_tags')}"
@@ -102,24 +117,67 @@ def _schema_item(item: Any) -> str:
         return f"значение должно быть {sign.get(kind, '<')} {bound}"
     if kind == "value_error":  # the plan model's own rules, written in Russian
         return str(context.get("error") or item["msg"])
-    return str(item["msg"])
+    # Pydantic's own sentence is English: the coordinator gets the value and the error's code.
+    return f"недопустимое значение {item.get('input')!r} (ошибка {kind})"
 
 
-def _schema_message(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"])
-        lines.append(f"{where or 'план'}: {_schema_item(item)}")
-    return "; ".join(lines)
+def _locate(loc: tuple[Any, ...], node: yaml.Node | None) -> tuple[list[str], int | None]:
+    """The field path as the file writes it (without pydantic's `kind` tags of a time
+    specification) and the file's line of the deepest part of it that is there."""
+    path: list[str] = []
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            values = {key.value: value for key, value in node.value}
+            if part not in values and getattr(values.get("kind"), "value", None) == part:
+                continue  # the tag pydantic adds for the kind of a time specification
+            node = values.get(part)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if 0 <= part < len(node.value) else None
+        else:
+            node = None
+        path.append(str(part))
+        if node is not None:
+            line = node.start_mark.line + 1
+    return path, line
+
+
+def _where(loc: tuple[Any, ...], data: Any, node: yaml.Node | None) -> str:
+    """«строка 61, этап publish_topics (строка 10 таблицы), поле time.at.time»."""
+    path, line = _locate(loc, node)
+    parts = [f"строка {line}"] if line is not None else []
+    stages = data.get("stages") if isinstance(data, dict) else None
+    if (
+        len(path) >= 2
+        and path[0] == "stages"
+        and isinstance(loc[1], int)
+        and isinstance(stages, list)
+    ):
+        stage = stages[loc[1]] if loc[1] < len(stages) else None
+        stage = stage if isinstance(stage, dict) else {}
+        name = f"этап {stage.get('id') or f'№ {loc[1] + 1} по порядку'}"
+        row = stage.get("row")
+        parts.append(name + (f" (строка {row} таблицы)" if row else ""))
+        path = path[2:]
+    if path:
+        parts.append(f"поле {'.'.join(path)}")
+    return ", ".join(parts) or "план"
+
+
+def _schema_message(error: ValidationError, data: Any, node: yaml.Node | None) -> str:
+    return "; ".join(
+        f"{_where(tuple(item['loc']), data, node)}: {_schema_item(item)}" for item in error.errors()
+    )
 
 
 def load_plan(path: Path) -> Plan:
-    """The plan in `path`, validated against the schema; PlanError says what is wrong."""
-    data = _read_yaml(path)
+    """The plan in `path`, validated against the schema; PlanError says what is wrong: the
+    file, its line, the stage (id and the source table's row) and the field."""
+    data, node = _parse_yaml(path, _read_text(path))
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
-        raise PlanError(f"{path}: не по схеме плана: {_schema_message(exc)}") from exc
+        raise PlanError(f"{path}: не по схеме плана: {_schema_message(exc, data, node)}") from exc
 
 
 def load_calendar(name: str = "ru", directory: Path = CALENDARS_DIR) -> ProductionCalendar:

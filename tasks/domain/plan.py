@@ -4,8 +4,10 @@ A plan names a region and its IANA zone, one or more exam sessions, and stages. 
 one time specification of the kinds the sources use (DOMAIN.md §3): a window, an exact trigger,
 a not-before embargo, a deadline with its inclusive wording, a month window, a recurring item,
 or a reference to an external schedule. Dates are absolute or offsets from the exam day in
-calendar or working days. `resolve_plan` turns a plan into timezone-aware instants per session;
-`check_plan` lists problems instead of raising.
+calendar or working days. A time of day may be 24:00: the end of that day, i.e. 00:00 of the
+next (as `plan show` prints an end). `resolve_plan` turns a plan into timezone-aware instants per
+session, noting every local time a clock change makes non-existent or ambiguous; `check_plan`
+lists problems instead of raising.
 """
 
 from __future__ import annotations
@@ -14,18 +16,30 @@ import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    WrapSerializer,
+    WrapValidator,
+    model_validator,
+)
 
 from tasks.domain.calendar import ProductionCalendar
 from tasks.errors import PlanError
 
 __all__ = [
+    "END_OF_DAY",
     "DateRef",
+    "EndOfDay",
+    "LocalTimeNote",
     "Party",
     "Plan",
     "PlanProblem",
@@ -34,6 +48,7 @@ __all__ = [
     "Stage",
     "StageKind",
     "check_plan",
+    "local_time_problems",
     "resolve_plan",
 ]
 
@@ -42,6 +57,45 @@ SCHEMA_VERSION = 1
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndOfDay(dt.time):
+    """24:00 written in a plan: the end of its day, resolved as 00:00 of the next day (the way
+    `rcoi plan show` prints an end at midnight). Equal only to itself, never to 00:00."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EndOfDay)
+
+    def __hash__(self) -> int:
+        return hash("24:00")
+
+    def __str__(self) -> str:
+        return "24:00"
+
+    def __repr__(self) -> str:
+        return "END_OF_DAY"
+
+
+END_OF_DAY = EndOfDay(0, 0)
+_TWENTY_FOUR = {"24:00", "24:00:00"}
+
+
+def _read_clock(value: object, handler: ValidatorFunctionWrapHandler) -> dt.time:
+    if isinstance(value, EndOfDay) or (isinstance(value, str) and value.strip() in _TWENTY_FOUR):
+        return END_OF_DAY
+    if isinstance(value, int | float) and not isinstance(value, bool):  # pydantic: seconds
+        raise ValueError(f"время пишется в кавычках как «ЧЧ:ММ», указано число {value}")
+    return handler(value)  # type: ignore[no-any-return]
+
+
+def _write_clock(value: dt.time, handler: SerializerFunctionWrapHandler) -> object:
+    return "24:00" if isinstance(value, EndOfDay) else handler(value)
+
+
+# A time of day of the stage's zone, "00:00" to "24:00".
+ClockTime = Annotated[dt.time, WrapValidator(_read_clock), WrapSerializer(_write_clock)]
 
 
 class StageKind(StrEnum):
@@ -77,7 +131,7 @@ class DateRef(_Strict):
     date: dt.date | None = None
     offset: int | None = None
     days: Literal["calendar", "working"] = "calendar"
-    time: dt.time | None = None
+    time: ClockTime | None = None
 
     @model_validator(mode="after")
     def _one_anchor(self) -> DateRef:
@@ -150,7 +204,7 @@ class Recurring(_Strict):
     day: Annotated[int, Field(ge=1, le=31)]
     start: DateRef
     end: DateRef
-    time: dt.time | None = None
+    time: ClockTime | None = None
 
     @model_validator(mode="after")
     def _weekday(self) -> Recurring:
@@ -239,6 +293,25 @@ class Plan(_Strict):
 
 
 @dataclass(frozen=True, slots=True)
+class LocalTimeNote:
+    """A local time of the plan that a clock change makes non-existent (`gap`: the clocks
+    jumped over it) or ambiguous (`fold`: it came twice), and the instant it was read as.
+
+    A gap is read with the offset before the change (the time moved on by the jump) and is an
+    error of the plan. Of a fold's two instants a start takes the later (nothing begins too
+    early: an embargo holds) and an end or a due day the earlier (alerts come early, as a bare
+    «до» is read strictly); `check_plan` warns."""
+
+    kind: Literal["gap", "fold"]
+    local: datetime  # naive: the wall-clock time as the plan gives it
+    zone: str
+    before: timedelta  # UTC offset before the change
+    after: timedelta  # UTC offset after it
+    taken: datetime  # the aware instant the plan now uses
+    role: Literal["start", "end"]
+
+
+@dataclass(frozen=True, slots=True)
 class ResolvedStage:
     """A stage of one session with aware instants. `end` is exclusive: a day-only end means the
     next midnight ("24:00" of that day). `due` is the deadline instant the watchdog checks."""
@@ -258,6 +331,7 @@ class ResolvedStage:
     start_timed: bool = False
     ambiguous: bool = False
     unresolved: bool = False
+    local_times: tuple[LocalTimeNote, ...] = ()
 
     @property
     def due(self) -> datetime | None:
@@ -269,6 +343,7 @@ class _Context:
     exam_date: date | None
     zone: ZoneInfo
     calendar: ProductionCalendar | None
+    notes: list[LocalTimeNote] = field(default_factory=list)
 
 
 def _day(ref: DateRef, ctx: _Context) -> date:
@@ -284,39 +359,65 @@ def _day(ref: DateRef, ctx: _Context) -> date:
     return ctx.calendar.add_working_days(ctx.exam_date, ref.offset)
 
 
+def _local(day: date, clock: time, ctx: _Context, role: Literal["start", "end"]) -> datetime:
+    """The instant of a local day and time in the context's zone: 24:00 is the next day's
+    00:00; a time a clock change skipped or repeated is noted (see LocalTimeNote)."""
+    if isinstance(clock, EndOfDay):
+        day, clock = day + timedelta(days=1), time(0)
+    naive = datetime.combine(day, clock)
+    first, second = naive.replace(tzinfo=ctx.zone, fold=0), naive.replace(tzinfo=ctx.zone, fold=1)
+    before, after = first.utcoffset(), second.utcoffset()
+    if before is None or after is None or before == after:
+        return first
+    # In a gap the wall time does not come back from UTC; in a fold it does, twice.
+    gap = first.astimezone(UTC).astimezone(ctx.zone).replace(tzinfo=None) != naive
+    # Stored as the wall time that instant really shows (a gap's 02:30 becomes 03:30): Python
+    # never finds a time inside a gap equal to any instant of another zone.
+    taken = (second if not gap and role == "start" else first).astimezone(UTC).astimezone(ctx.zone)
+    ctx.notes.append(
+        LocalTimeNote("gap" if gap else "fold", naive, str(ctx.zone), before, after, taken, role)
+    )
+    return taken
+
+
 def _start(ref: DateRef, ctx: _Context) -> datetime:
-    return datetime.combine(_day(ref, ctx), ref.time or time(0), tzinfo=ctx.zone)
+    return _local(_day(ref, ctx), ref.time or time(0), ctx, "start")
 
 
 def _end(ref: DateRef, ctx: _Context) -> datetime:
     """End of the referenced moment: its time, or the end of its day when none is given."""
-    day = _day(ref, ctx)
-    if ref.time is not None:
-        return datetime.combine(day, ref.time, tzinfo=ctx.zone)
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ctx.zone)
+    return _local(_day(ref, ctx), ref.time or END_OF_DAY, ctx, "end")
 
 
-def _month_start(month: str, zone: ZoneInfo, after: int = 0) -> datetime:
+def _month_start(month: str, after: int = 0) -> date:
     year, number = int(month[:4]), int(month[5:]) + after
     year, number = year + (number - 1) // 12, (number - 1) % 12 + 1
-    return datetime(year, number, 1, tzinfo=zone)
+    return date(year, number, 1)
 
 
 def _recurring(spec: Recurring, ctx: _Context) -> tuple[datetime, ...]:
     first, last = _start(spec.start, ctx), _end(spec.end, ctx)
-    at, out = spec.time or time(0), []
+    at, days = spec.time or time(0), []
     if spec.every == "month":
         cursor = date(first.year, first.month, 1)
         while cursor <= last.date():
-            day = min(spec.day, _days_in_month(cursor))
-            out.append(datetime.combine(cursor.replace(day=day), at, tzinfo=ctx.zone))
-            cursor = _month_start(f"{cursor:%Y-%m}", ctx.zone, after=1).date()
+            days.append(cursor.replace(day=min(spec.day, _days_in_month(cursor))))
+            cursor = _month_start(f"{cursor:%Y-%m}", after=1)
     else:  # every week: `day` is the ISO weekday, 1 = Monday
         cursor = first.date() + timedelta(days=(spec.day - first.isoweekday()) % 7)
         while cursor <= last.date():
-            out.append(datetime.combine(cursor, at, tzinfo=ctx.zone))
+            days.append(cursor)
             cursor += timedelta(days=7)
-    return tuple(moment for moment in out if first <= moment < last)
+    # An occurrence is a due day: a clock change is noted only for those inside the range.
+    scratch = _Context(ctx.exam_date, ctx.zone, ctx.calendar)
+    out = []
+    for day in days:
+        moment = _local(day, at, scratch, "end")
+        if first <= moment < last:
+            out.append(moment)
+            ctx.notes.extend(note for note in scratch.notes if note.taken == moment)
+        scratch.notes.clear()
+    return tuple(out)
 
 
 def _days_in_month(day: date) -> int:
@@ -326,55 +427,36 @@ def _days_in_month(day: date) -> int:
 
 def _zone(name: str | None, what: str) -> ZoneInfo:
     if not name:
-        raise PlanError(f"{what}: не указан часовой пояс (IANA, например Asia/Novokuznetsk)")
+        raise PlanError(
+            f"{what}: не указан часовой пояс — поле region.timezone плана или zone этапа "
+            "(IANA, например Asia/Novokuznetsk)"
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Asia' is a folder
         raise PlanError(f"{what}: неизвестный часовой пояс IANA «{name}»") from None
 
 
+def _stage_name(stage: Stage) -> str:
+    """«этап publish_topics (строка 10)»: the id and the row of the source table."""
+    return f"этап {stage.id}" + (f" (строка {stage.row})" if stage.row else "")
+
+
 def _resolve_stage(
     stage: Stage, session: Session | None, plan: Plan, calendar: ProductionCalendar | None
 ) -> ResolvedStage:
     zone_name = stage.zone or plan.region.timezone
-    ctx = _Context(
-        session.exam_date if session else None, _zone(zone_name, f"этап {stage.id}"), calendar
-    )
+    what = _stage_name(stage)
+    ctx = _Context(session.exam_date if session else None, _zone(zone_name, what), calendar)
     spec = stage.overrides.get(session.id, stage.time) if session else stage.time
-    start: datetime | None = None
-    end: datetime | None = None
-    occurrences: tuple[datetime, ...] = ()
-    ambiguous = unresolved = timed = False
-    match spec:
-        case Window():
-            start, end = _start(spec.start, ctx), _end(spec.end, ctx)
-            timed = spec.start.time is not None
-        case Exact():
-            start, timed = _start(spec.at, ctx), True
-            end = _end(spec.until or spec.at.model_copy(update={"time": None}), ctx)
-        case NotBefore():
-            start, timed = _start(spec.at, ctx), spec.at.time is not None
-            end = _end(spec.until, ctx) if spec.until else None
-        case Deadline():
-            start = _start(spec.start, ctx) if spec.start else None
-            timed = spec.start is not None and spec.start.time is not None
-            if spec.inclusive:
-                end = _end(spec.by, ctx)
-            else:
-                end = _start(spec.by, ctx)
-                ambiguous = spec.inclusive is None
-        case MonthWindow():
-            start = _month_start(spec.month, ctx.zone)
-            end = _month_start(spec.through or spec.month, ctx.zone, after=1)
-        case Recurring():
-            occurrences = _recurring(spec, ctx)
-            start, end = _start(spec.start, ctx), _end(spec.end, ctx)
-        case External():
-            if spec.resolved is None:
-                unresolved = True
-            else:
-                start, end = _start(spec.resolved.start, ctx), _end(spec.resolved.end, ctx)
-                timed = spec.resolved.start.time is not None
+    try:
+        start, end, occurrences, flags = _instants(spec, ctx)
+    except PlanError as exc:
+        field_name = (
+            f"overrides.{session.id}" if session and session.id in stage.overrides else "time"
+        )
+        raise PlanError(f"{what}, поле {field_name}: {exc}") from None
+    ambiguous, unresolved, timed = flags
     return ResolvedStage(
         stage_id=stage.id,
         row=stage.row,
@@ -391,7 +473,51 @@ def _resolve_stage(
         start_timed=timed,
         ambiguous=ambiguous,
         unresolved=unresolved,
+        local_times=tuple(ctx.notes),
     )
+
+
+def _instants(
+    spec: BaseModel, ctx: _Context
+) -> tuple[datetime | None, datetime | None, tuple[datetime, ...], tuple[bool, bool, bool]]:
+    """(start, end, occurrences, (ambiguous, unresolved, start_timed)) of a time spec."""
+    start: datetime | None = None
+    end: datetime | None = None
+    occurrences: tuple[datetime, ...] = ()
+    ambiguous = unresolved = timed = False
+    match spec:
+        case Window():
+            start, end = _start(spec.start, ctx), _end(spec.end, ctx)
+            timed = spec.start.time is not None
+        case Exact():
+            start, timed = _start(spec.at, ctx), True
+            # By default the activity runs to the end of the day the trigger falls on.
+            until = spec.until or DateRef(date=start.date())
+            end = _end(until, ctx)
+        case NotBefore():
+            start, timed = _start(spec.at, ctx), spec.at.time is not None
+            end = _end(spec.until, ctx) if spec.until else None
+        case Deadline():
+            start = _start(spec.start, ctx) if spec.start else None
+            timed = spec.start is not None and spec.start.time is not None
+            if spec.inclusive:
+                end = _end(spec.by, ctx)
+            else:
+                end = _local(_day(spec.by, ctx), spec.by.time or time(0), ctx, "end")
+                ambiguous = spec.inclusive is None
+        case MonthWindow():
+            start = _local(_month_start(spec.month), time(0), ctx, "start")
+            end = _local(_month_start(spec.through or spec.month, after=1), time(0), ctx, "end")
+        case Recurring():
+            occurrences = _recurring(spec, ctx)
+            start, end = _start(spec.start, ctx), _end(spec.end, ctx)
+        case External():
+            if spec.resolved is None:
+                unresolved = True
+            else:
+                start, end = _start(spec.resolved.start, ctx), _end(spec.resolved.end, ctx)
+                timed = spec.resolved.start.time is not None
+    return start, end, occurrences, (ambiguous, unresolved, timed)
 
 
 def _applies(stage: Stage, session: Session | None) -> bool:
@@ -648,6 +774,55 @@ def _order_problems(resolved: list[ResolvedStage]) -> list[PlanProblem]:
     return problems
 
 
+def _offset(delta: timedelta) -> str:
+    sign, minutes = ("+" if delta >= timedelta(0) else "-"), abs(int(delta.total_seconds())) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def local_time_problems(resolved: list[ResolvedStage]) -> list[PlanProblem]:
+    """A local time a clock change skipped is an error (`nonexistent-time`: the plan names a
+    moment that never comes); one it repeated is a warning (`ambiguous-time`) that says which of
+    the two instants the plan takes (see LocalTimeNote)."""
+    problems: list[PlanProblem] = []
+    seen: set[tuple[str, datetime, str]] = set()
+    for stage in resolved:
+        for note in stage.local_times:
+            if (stage.stage_id, note.local, note.role) not in seen:
+                seen.add((stage.stage_id, note.local, note.role))
+                severity, code, message = _local_time_message(note)
+                where = {"local": note.local.isoformat(), "zone": note.zone}
+                problems.append(
+                    PlanProblem(severity, code, message, stage.stage_id, stage.session_id, where)
+                )
+    return problems
+
+
+def _local_time_message(note: LocalTimeNote) -> tuple[Severity, str, str]:
+    when = f"{note.local:%d.%m.%Y %H:%M} ({note.zone})"
+    change = f"с {_offset(note.before)} на {_offset(note.after)}"
+    utc = f"{note.taken.astimezone(UTC):%d.%m.%Y %H:%M} UTC"
+    if note.kind == "gap":
+        return (
+            Severity.ERROR,
+            "nonexistent-time",
+            f"местного времени {when} не существует: в эту ночь часы переводили вперёд, "
+            f"{change}; укажите время до перевода или после него (сейчас прочитано как {utc})",
+        )
+    offset = note.taken.utcoffset() or timedelta(0)
+    which = (
+        "второе (это начало этапа: раньше ничего не начнётся)"
+        if note.role == "start"
+        else "первое (это окончание или срок: напоминания придут раньше)"
+    )
+    return (
+        Severity.WARNING,
+        "ambiguous-time",
+        f"местное время {when} наступает дважды: в эту ночь часы переводили назад, {change}; "
+        f"взято {which} — {_offset(offset)}, {utc}; чтобы не зависеть от этого, укажите "
+        "другое время",
+    )
+
+
 def _last_day(end: datetime) -> date:
     """The last local day an exclusive end instant covers: 24:00 of 13.12 → 13.12."""
     return (end - timedelta(microseconds=1)).date()
@@ -704,7 +879,10 @@ def check_plan(plan: Plan, calendar: ProductionCalendar | None = None) -> list[P
             )
             continue
         problems += (
-            _span_problems(resolved) + _order_problems(resolved) + _year_problems(plan, resolved)
+            local_time_problems(resolved)
+            + _span_problems(resolved)
+            + _order_problems(resolved)
+            + _year_problems(plan, resolved)
         )
     return _sorted(problems)
 

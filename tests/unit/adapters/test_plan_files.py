@@ -176,7 +176,7 @@ def test_an_unknown_key_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert report.plan is None
     assert not report.ok
     assert [p.code for p in report.problems] == ["unreadable"]
-    assert "stages.0.dedline: лишнее поле" in report.problems[0].message
+    assert "строка 12, этап publish_topics, поле dedline: лишнее поле" in report.problems[0].message
 
 
 def test_a_plan_without_a_zone_is_a_problem_not_a_crash(tmp_path: Path) -> None:
@@ -201,3 +201,40 @@ def test_a_missing_file_or_calendar_is_a_problem_not_a_crash(tmp_path: Path) -> 
     report = inspect_plan(_write(tmp_path, "calendar: mars\n" + text))
     assert report.ok
     assert [p.code for p in report.problems] == ["no-calendar"]
+
+
+@pytest.mark.parametrize(
+    ("time", "expected"),
+    [
+        (
+            '"25:00"',
+            "поле time.at.time: ожидается время ЧЧ:ММ (от 00:00 до 24:00), указано «25:00»",
+        ),
+        ("9.45", "поле time.at.time: время пишется в кавычках как «ЧЧ:ММ», указано число 9.45"),
+    ],
+)
+def test_a_schema_error_names_the_file_line_stage_row_and_field_in_russian(
+    tmp_path: Path, time: str, expected: str
+) -> None:
+    text = MINIMAL.format(zone=", timezone: Asia/Novokuznetsk", time=time)
+    path = _write(
+        tmp_path,
+        text.replace("    title: Публикация тем\n", '    row: "10"\n    title: Публикация тем\n'),
+    )
+    with pytest.raises(PlanError) as raised:
+        load_plan(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: не по схеме плана: строка 13, ")
+    assert f"этап publish_topics (строка 10 таблицы), {expected}" in message
+    assert "hour value" not in message
+    assert "Input should" not in message
+
+
+def test_24_00_in_a_plan_file_is_the_end_of_that_day(tmp_path: Path) -> None:
+    report = inspect_plan(
+        _write(tmp_path, MINIMAL.format(zone=", timezone: Asia/Novokuznetsk", time='"24:00"'))
+    )
+    assert report.plan is not None, report.problems
+    assert report.ok
+    [publish] = resolve_plan(report.plan)
+    assert publish.start == datetime(2017, 12, 7, tzinfo=NOVOKUZNETSK)

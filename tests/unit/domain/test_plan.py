@@ -846,3 +846,101 @@ def test_a_window_in_order_is_not_flagged_as_backwards() -> None:
 def test_a_time_with_its_own_offset_is_refused() -> None:
     with pytest.raises(ValidationError, match="не указывается смещение"):
         make_plan(stage("x", {"kind": "exact", "at": on(EXAM, "09:45+03:00")}))
+
+
+# --- 24:00 and clock changes (issue 16, item 9) ---------------------------------------------------
+
+
+def test_24_00_is_the_end_of_its_day_as_plan_show_prints_it() -> None:
+    from tasks.domain.plan_text import format_instant
+
+    days = make_plan(stage("enter", window(on("2017-11-13", "24:00"), on("2017-11-15", "24:00"))))
+    resolved = only(days)
+    assert resolved.start == local(2017, 11, 14)  # 24:00 of 13.11 is 00:00 of 14.11
+    assert resolved.end == local(2017, 11, 16)  # the same as a day-only end of 15.11
+    assert format_instant(resolved.end, end=True) == "15.11.2017 24:00"
+    deadline = {"kind": "deadline", "by": {"offset": -1, "time": "24:00"}, "inclusive": False}
+    assert only(make_plan(stage("submit", deadline))).due == local(2017, 12, 6)
+    # it survives a dump and is never mistaken for 00:00 of the same day
+    dumped = days.model_dump(mode="json")
+    assert dumped["stages"][0]["time"]["start"]["time"] == "24:00"
+    assert Plan.model_validate(dumped) == days
+    midnight = make_plan(stage("enter", window(on("2017-11-13", "00:00"), on("2017-11-15"))))
+    assert midnight != days
+
+
+def test_an_exact_trigger_at_24_00_runs_through_the_day_it_falls_on() -> None:
+    resolved = only(make_plan(stage("open", {"kind": "exact", "at": on(EXAM, "24:00")})))
+    assert resolved.start == local(2017, 12, 7)
+    assert resolved.end == local(2017, 12, 8)
+
+
+@pytest.mark.parametrize("at", ["24:01", "25:00", "24:00:01"])
+def test_a_time_past_24_00_is_refused(at: str) -> None:
+    with pytest.raises(ValidationError):
+        make_plan(stage("open", {"kind": "exact", "at": on(EXAM, at)}))
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "at", "utc_reading"),
+    [
+        # the clocks went from 02:00 to 03:00: 02:30 never came
+        ("Europe/Moscow", "2011-03-27", "02:30", utc(2011, 3, 26, 23, 30)),
+        ("Europe/Kaliningrad", "2010-03-28", "02:30", utc(2010, 3, 28, 0, 30)),
+    ],
+)
+def test_a_local_time_that_a_clock_change_skipped_is_an_error(
+    zone: str, day: str, at: str, utc_reading: datetime
+) -> None:
+    plan = make_plan(
+        stage("publish", {"kind": "exact", "at": on(day, at)}),
+        sessions=(),
+        timezone=zone,
+        school_year="2010/11" if day.startswith("2011") else "2009/10",
+    )
+    resolved = only(plan)
+    assert resolved.start == utc_reading  # read with the offset before the change
+    [problem] = check_plan(plan)
+    assert (problem.severity, problem.code, problem.stage_id) == (
+        Severity.ERROR,
+        "nonexistent-time",
+        "publish",
+    )
+    assert f"{day[8:]}.{day[5:7]}.{day[:4]} {at} ({zone}) не существует" in problem.message
+    assert "часы переводили вперёд" in problem.message
+
+
+def test_a_local_time_a_clock_change_repeated_is_a_warning_and_read_on_the_safe_side() -> None:
+    # 31.10.2010 in Moscow: 03:00 (UTC+04) went back to 02:00 (UTC+03); 02:30 came twice.
+    plan = make_plan(
+        stage("hold", window(on("2010-10-31", "02:30"), on("2010-10-31", "02:30"))),
+        stage("submit", {"kind": "deadline", "by": on("2010-10-31", "02:30"), "inclusive": True}),
+        sessions=(),
+        timezone="Europe/Moscow",
+        school_year="2010/11",
+    )
+    hold, submit = resolve_plan(plan)
+    assert hold.start is not None
+    assert hold.end is not None
+    assert hold.start.astimezone(UTC) == utc(2010, 10, 30, 23, 30)  # a start: the later
+    assert hold.end.astimezone(UTC) == utc(2010, 10, 30, 22, 30)  # an end: the earlier
+    assert submit.due is not None
+    assert submit.due.astimezone(UTC) == utc(2010, 10, 30, 22, 30)
+    problems = [p for p in check_plan(plan) if p.code == "ambiguous-time"]
+    assert {(p.stage_id, p.severity) for p in problems} == {
+        ("hold", Severity.WARNING),
+        ("submit", Severity.WARNING),
+    }
+    assert all("наступает дважды" in p.message for p in problems)
+    assert any("взято второе (это начало этапа" in p.message for p in problems)
+
+
+def test_times_away_from_a_clock_change_are_not_flagged() -> None:
+    plan = make_plan(
+        stage("publish", {"kind": "exact", "at": on("2011-03-27", "03:30")}),
+        stage("hold", window(on("2010-10-31", "03:30"), on("2010-10-31"))),
+        sessions=(),
+        timezone="Europe/Moscow",
+        school_year="2010/11",
+    )
+    assert check_plan(plan) == []
