@@ -1,13 +1,17 @@
 """The application `rcoi web` serves: the operators' verification pages (`/verify/`, one exam
 session), the participants' results lookup (`/results/`, every session) and the МОУО's
-acknowledgement links (`/ack/<token>`), over one regional database."""
+acknowledgement links (`/ack/<token>`), over one regional database. Every response gets the
+security headers (web/headers.py); uvicorn takes a client's address from X-Forwarded-For only
+when the connection comes from a proxy RCOI_TRUSTED_PROXIES names (`server_options`)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -15,10 +19,11 @@ from starlette.routing import Route
 from config.settings import Settings
 from tasks.adapters.database import bootstrap
 from web.alerts import alert_routes
-from web.lookup import ack_routes, lookup_routes, public_site
+from web.headers import ERROR_HANDLERS, SecurityHeaders
+from web.lookup import STATIC, ack_routes, lookup_routes, public_site
 from web.verify import PREFIX, verify_routes, verify_site
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "server_options"]
 
 
 async def _home(request: Request) -> Response:
@@ -49,6 +54,24 @@ def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
             Route("/", _home, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders, static=(f"{STATIC}/", f"{PREFIX}/static/"))],
+        exception_handlers=dict(ERROR_HANDLERS),
     )
     app.state.site, app.state.public = verify, public
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for `rcoi web`: one process (the login throttle lives in it) and
+    forwarded headers only from the trusted proxies. uvicorn's own default trusts any
+    connection from 127.0.0.1, so a proxy on this host would pass a client's made-up
+    X-Forwarded-For through and give every request a lookup limit of its own."""
+    trusted = [address.strip() for address in settings.trusted_proxies if address.strip()]
+    return {
+        "workers": None,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted,
+        "server_header": False,
+        "log_level": "warning",
+        "access_log": False,
+    }

@@ -5,8 +5,11 @@ The lookup answers only an exact match (tasks/adapters/lookup_store.py) of one p
 queries go by POST so that nothing personal reaches a URL, a referrer or an access log, and
 nothing submitted is logged or echoed back. Not found and malformed give one and the same
 page; every query, found or not, counts against the client's limit (a keyed hash of its
-address) and a global ceiling. An acknowledgement link shows on GET (mail scanners prefetch
-links) and records only on POST.
+address) and its subnet's; past a global ceiling every client's limit shrinks, nobody is
+locked out (docs/inform.md says why). The client is the connection's address: a proxy's
+X-Forwarded-For counts only from the proxies RCOI_TRUSTED_PROXIES names (web/app.py). An
+acknowledgement link shows on GET (mail scanners prefetch links) and records only on a POST
+from its own page (same origin).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -35,6 +38,8 @@ __all__ = [
     "DOCUMENTS_RU",
     "GLOBAL_FACTOR",
     "NOT_FOUND",
+    "STATIC",
+    "SUBNET_FACTOR",
     "PublicSite",
     "ack_routes",
     "lookup_routes",
@@ -47,6 +52,7 @@ STATIC = "/static"
 NOT_FOUND = "Результат не найден. Проверьте фамилию и номер документа или код работы."
 DOCUMENTS_RU = {"results": "Результаты итогового сочинения (изложения)"}
 GLOBAL_FACTOR = 50  # the global ceiling: this many clients' limits per window
+SUBNET_FACTOR = 5  # a /24 or /64: this many clients' limits per window
 MAX_BODY = 2048  # bytes of a lookup form: three short fields
 FIELDS = ("surname", "document", "work_code")
 MONTHS_RU = (
@@ -82,6 +88,8 @@ class PublicSite:
     limit: int
     window: timedelta
     global_limit: int
+    subnet_limit: int
+    origin: str | None = None  # RCOI_PUBLIC_BASE_URL's, where the mailed links point
     now: Callable[[], datetime] = _utc_now
     templates: Environment = field(
         default_factory=lambda: Environment(
@@ -90,10 +98,13 @@ class PublicSite:
         )
     )
 
-    def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def page(
+        self, name: str, status: int = 200, referrer: str = "no-referrer", **context: Any
+    ) -> HTMLResponse:
         html = self.templates.get_template(name).render(
             lookup=LOOKUP,
             static=STATIC,
+            referrer=referrer,
             long_date=long_date,
             local_time=local_time,
             **context,
@@ -103,7 +114,7 @@ class PublicSite:
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Content-Security-Policy"] = CSP
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = referrer
         return response
 
 
@@ -115,7 +126,17 @@ def public_site(database: Database, settings: Settings) -> PublicSite:
         settings.lookup_limit,
         timedelta(seconds=settings.lookup_window_s),
         settings.lookup_limit * GLOBAL_FACTOR,
+        settings.lookup_limit * SUBNET_FACTOR,
+        origin_of(settings.public_base_url),
     )
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL, as a browser's Origin header spells it."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def long_date(day: date) -> str:
@@ -180,6 +201,7 @@ def lookup_routes(site: PublicSite) -> list[BaseRoute]:
                 site.now(),
                 site.limit,
                 site.window,
+                subnet_limit=site.subnet_limit,
                 global_limit=site.global_limit,
             )
             uow.commit()
@@ -223,10 +245,26 @@ def ack_routes(site: PublicSite) -> list[BaseRoute]:
     def shown(ack: AckView, name: str, token: str) -> Response:
         return site.page(
             name,
+            # The button's POST must carry the page's origin: «no-referrer» would make the
+            # browser send «Origin: null». The page links nowhere else, so nothing leaks.
+            referrer="same-origin",
             ack=ack,
             token=token,
             document_ru=DOCUMENTS_RU.get(ack.document, ack.document),
         )
+
+    def same_origin(request: Request) -> bool:
+        """The POST comes from a page of this site: its Origin (else its Referer's origin) is
+        this request's own or the public base URL's. Neither header: refused (every browser
+        sends Origin with a form's POST)."""
+        given = request.headers.get("origin")
+        if given is None or given == "null":
+            referer = request.headers.get("referer")
+            given = origin_of(referer) if referer else None
+        if not given:
+            return False
+        own = f"{request.url.scheme}://{request.url.netloc}".lower()
+        return given.strip().lower() in {own, site.origin}
 
     async def ack_page(request: Request) -> Response:
         token = str(request.path_params["token"])
@@ -236,6 +274,8 @@ def ack_routes(site: PublicSite) -> list[BaseRoute]:
 
     async def ack_post(request: Request) -> Response:
         token = str(request.path_params["token"])
+        if not same_origin(request):
+            return site.page("ack/refused.html", status=403)
         with UnitOfWork(site.database.session_factory) as uow:
             ack = acknowledge(uow.session, token, site.now())
             uow.commit()

@@ -2,22 +2,30 @@
 
 Every page but the login needs a signed-in operator; sessions expire (tasks/adapters/
 operators.py); every form post carries the session's CSRF token (the login form a cookie's
-double-submitted token); passwords are scrypt hashes. An operator sees the item's crop and its
-codes, never the rest of the blank; whole pages (rejected ones) only a senior verifier sees.
-Keyboard only: the answer field has the focus, Enter sends, Esc skips, «g» opens the group.
+double-submitted token); passwords are scrypt hashes, checked in a worker thread (a few at a
+time) so that a login never stalls the other pages, and failed logins are throttled
+(web/throttle.py). An operator sees the crop and codes of an item offered to him, never the
+rest of the blank; whole pages (rejected ones) only a senior verifier sees. Keyboard only: the
+answer field has the focus, Enter sends, Esc skips, «g» opens the group.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import hmac
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -25,13 +33,15 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
 from tasks.adapters.database import Database, bootstrap
-from tasks.adapters.models import AuditLog
+from tasks.adapters.lookup_store import lookup_key
+from tasks.adapters.models import AuditLog, Operator
 from tasks.adapters.operators import (
     SignedIn,
-    authenticate,
+    credentials,
     sign_in,
     sign_out,
     signed_in,
+    verify_password,
 )
 from tasks.adapters.submissions import session_info
 from tasks.adapters.unit_of_work import UnitOfWork
@@ -47,13 +57,24 @@ from tasks.adapters.verify_store import (
 from tasks.domain.grading import GROUP_TITLES
 from tasks.domain.verify import OPEN_STATUSES, VerifyError, answer_spec
 from tasks.errors import DataError
+from web.headers import ERROR_HANDLERS, SecurityHeaders
+from web.throttle import LoginThrottle
 
 __all__ = ["VerifySite", "create_app", "verify_routes", "verify_site"]
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "rcoi_session"
 LOGIN_COOKIE = "rcoi_login"
+KNOWN_COOKIE = "rcoi_known"  # tags of the logins that signed in in this browser
+KNOWN_TAGS = 8  # an operators' room may share a computer
+KNOWN_MAX_AGE = 180 * 24 * 3600
 PREFIX = "/verify"
+HASHES_AT_ONCE = 2  # scrypt checks in worker threads at once (16 MiB and a core each)
+MAX_ID = 2**63 - 1  # larger ids exist nowhere and overflow the database's integers
+CSP = (
+    "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 STATUS_RU = {
     "open": "ожидает",
     "second": "ожидает второй проверки",
@@ -82,13 +103,23 @@ FIELD_RU = {
 class VerifySite:
     """What the pages serve: the regional database, one exam session, the crops folder."""
 
-    def __init__(self, database: Database, session_id: int, session_code: str, crops: Path):
+    def __init__(
+        self,
+        database: Database,
+        session_id: int,
+        session_code: str,
+        crops: Path,
+        known_key: bytes | None = None,
+    ):
         self.database, self.session_id, self.session_code, self.crops = (
             database,
             session_id,
             session_code,
             crops,
         )
+        self.known_key = known_key or secrets.token_bytes(32)
+        self.throttle = LoginThrottle()
+        self.hashing = anyio.CapacityLimiter(HASHES_AT_ONCE)
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -106,11 +137,16 @@ class VerifySite:
         response = HTMLResponse(html, status_code=status)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'"
-        )
+        response.headers["Content-Security-Policy"] = CSP
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
+
+    def known_tag(self, login: str) -> str:
+        """The login's «known browser» tag: a keyed hash, so that nobody can make one up."""
+        return hmac.new(self.known_key, login.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+    def bad_request(self, who: SignedIn, message: str) -> HTMLResponse:
+        return self.page("verify/bad.html", status=400, who=who, message=message)
 
 
 Handler = Callable[[Request, VerifySite, UnitOfWork, SignedIn], Awaitable[Response]]
@@ -122,6 +158,14 @@ def _now() -> datetime:
 
 def _login_redirect() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/login", status_code=303)
+
+
+def _item_id(text: str | None) -> int | None:
+    """An item id as typed into a URL or a form: ASCII digits within the database's range."""
+    if text is None or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 def _protected(handler: Handler, site: VerifySite) -> Callable[[Request], Awaitable[Response]]:
@@ -146,11 +190,44 @@ def _protected(handler: Handler, site: VerifySite) -> Callable[[Request], Awaita
     return endpoint
 
 
-async def login_form(request: Request, site: VerifySite) -> Response:
+def _login_page(site: VerifySite, status: int = 200, error: str | None = None) -> Response:
     token = secrets.token_urlsafe(24)
-    response = site.page("verify/login.html", csrf=token, error=None)
+    response = site.page("verify/login.html", status=status, csrf=token, error=error)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path=PREFIX)
     return response
+
+
+async def login_form(request: Request, site: VerifySite) -> Response:
+    return _login_page(site)
+
+
+def _known_tags(request: Request) -> list[str]:
+    return [t for t in request.cookies.get(KNOWN_COOKIE, "").split(".") if t][:KNOWN_TAGS]
+
+
+def _locked(site: VerifySite, wait: float) -> Response:
+    minutes = max(1, int(wait + 59) // 60)
+    response = _login_page(
+        site,
+        status=429,
+        error=f"Слишком много неудачных попыток входа. Повторите через {minutes} мин.",
+    )
+    response.headers["Retry-After"] = str(int(wait + 0.999))
+    return response
+
+
+def _audit_failed_login(site: VerifySite, login_name: str) -> None:
+    """The login only, never what was typed as password."""
+    with UnitOfWork(site.database.session_factory) as uow:
+        uow.session.add(
+            AuditLog(
+                actor=login_name or "—",
+                action="login_failed",
+                entity="operator",
+                entity_id=login_name or None,
+            )
+        )
+        uow.commit()
 
 
 async def login(request: Request, site: VerifySite) -> Response:
@@ -158,38 +235,47 @@ async def login(request: Request, site: VerifySite) -> Response:
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     if not cookie or not secrets.compare_digest(str(form.get("csrf", "")), cookie):
         return Response("запрос отклонён: неверный токен формы", status_code=403)
+    login_name = str(form.get("login", ""))[:64]
+    client = request.client.host if request.client else "unknown"
+    tags, tag = _known_tags(request), site.known_tag(login_name)
+    known = any(hmac.compare_digest(tag, given) for given in tags)
+    wait = site.throttle.wait(login_name, client, known=known)
+    if wait > 0:  # refused before any check: a locked login learns nothing, costs nothing
+        return _locked(site, wait)
+    site.throttle.begin(login_name, client)
     with UnitOfWork(site.database.session_factory) as uow:
-        login_name = str(form.get("login", ""))[:64]
-        operator = authenticate(uow.session, login_name, str(form.get("password", "")))
-        if operator is None:  # audit-logged (the login only, never what was typed as password)
-            uow.session.add(
-                AuditLog(
-                    actor=login_name or "—",
-                    action="login_failed",
-                    entity="operator",
-                    entity_id=login_name or None,
-                )
-            )
-            uow.commit()
-            token = secrets.token_urlsafe(24)
-            response = site.page(
-                "verify/login.html", status=401, csrf=token, error="Неверный логин или пароль"
-            )
-            response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path=PREFIX)
-            return response
-        token, _ = sign_in(uow.session, operator, _now())
+        operator, stored = credentials(uow.session, login_name)
+        operator_id = operator.id if operator is not None else None
+    # scrypt takes a core for tens of milliseconds: in a worker thread, a few at a time, so
+    # that logins (an attacker's too) never stall the pages of everyone else.
+    right = await anyio.to_thread.run_sync(
+        verify_password, str(form.get("password", "")), stored, limiter=site.hashing
+    )
+    if operator_id is None or not right:
+        _audit_failed_login(site, login_name)
+        return _login_page(site, status=401, error="Неверный логин или пароль")
+    site.throttle.succeeded(login_name, client)
+    with UnitOfWork(site.database.session_factory) as uow:
+        found = uow.session.get(Operator, operator_id)
+        if found is None or not found.active:  # deactivated meanwhile
+            return _login_page(site, status=401, error="Неверный логин или пароль")
+        token, _ = sign_in(uow.session, found, _now())
         uow.commit()
+    secure = request.url.scheme == "https"
     response = RedirectResponse(f"{PREFIX}/", status_code=303)
     # A browser-session cookie: the server ends the session (idle or at the shift's end).
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX)
+    response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+    # This browser is now known for the login: a lock of the login by others spares it.
     response.set_cookie(
-        COOKIE,
-        token,
+        KNOWN_COOKIE,
+        ".".join([tag, *(t for t in tags if t != tag)][:KNOWN_TAGS]),
+        max_age=KNOWN_MAX_AGE,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure,
         path=PREFIX,
     )
-    response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
     return response
 
 
@@ -210,7 +296,9 @@ async def queue(request: Request, site: VerifySite, uow: UnitOfWork, who: Signed
 
 
 async def next_item(request: Request, site: VerifySite, uow: UnitOfWork, who: SignedIn) -> Response:
-    after = int(request.query_params.get("after", "0") or 0)
+    after = _item_id(request.query_params.get("after") or "0")
+    if after is None:
+        return site.bad_request(who, "Неверный номер элемента в адресе.")
     items = next_items(uow.session, site.session_id, who.login, who.role, limit=1, after=after)
     if not items:
         return RedirectResponse(f"{PREFIX}/", status_code=303)
@@ -219,6 +307,8 @@ async def next_item(request: Request, site: VerifySite, uow: UnitOfWork, who: Si
 
 def _item_context(view: ItemView) -> dict[str, Any]:
     spec = answer_spec(view.kind, view.field)
+    if view.status == "second":  # blind: nothing of the first check, the protocol's value too
+        view = dataclasses.replace(view, expected=None)
     return {
         "item": view,
         "spec": spec,
@@ -228,7 +318,7 @@ def _item_context(view: ItemView) -> dict[str, Any]:
 
 async def item_page(request: Request, site: VerifySite, uow: UnitOfWork, who: SignedIn) -> Response:
     item_id = int(request.path_params["item_id"])
-    view = item_view(uow.session, item_id)
+    view = item_view(uow.session, item_id) if item_id <= MAX_ID else None
     if view is None or view.session_id != site.session_id:
         return site.page("verify/gone.html", status=404, who=who)
     if not may_decide(uow.session, item_id, who.login, who.role, site.session_id):
@@ -241,7 +331,7 @@ async def decide_item(
 ) -> Response:
     item_id = int(request.path_params["item_id"])
     form = await request.form()
-    view = item_view(uow.session, item_id)
+    view = item_view(uow.session, item_id) if item_id <= MAX_ID else None
     if view is None or view.session_id != site.session_id:
         return site.page("verify/gone.html", status=404, who=who)
     if not may_decide(uow.session, item_id, who.login, who.role, site.session_id):
@@ -267,7 +357,9 @@ async def decide_item(
 async def group_page(
     request: Request, site: VerifySite, uow: UnitOfWork, who: SignedIn
 ) -> Response:
-    item_id = int(request.query_params.get("item", "0") or 0)
+    item_id = _item_id(request.query_params.get("item"))
+    if item_id is None:
+        return site.bad_request(who, "Неверный номер элемента в адресе.")
     view = item_view(uow.session, item_id)
     if view is None or view.field is None:
         return RedirectResponse(f"{PREFIX}/", status_code=303)
@@ -291,9 +383,11 @@ async def decide_group(
 ) -> Response:
     form = await request.form()
     answer = str(form.get("answer", "")).strip()
-    chosen = [int(v) for v in form.getlist("item") if str(v).isdigit()]
+    chosen = [_item_id(str(v)) for v in form.getlist("item")]
     decided = 0
     for item_id in chosen:
+        if item_id is None:
+            continue
         if not may_decide(uow.session, item_id, who.login, who.role, site.session_id):
             continue
         try:
@@ -306,10 +400,10 @@ async def decide_group(
 
 async def crop(request: Request, site: VerifySite, uow: UnitOfWork, who: SignedIn) -> Response:
     item_id = int(request.path_params["item_id"])
-    view = item_view(uow.session, item_id)
-    if view is None or view.session_id != site.session_id:
-        return Response("нет доступа", status_code=403)
-    if view.kind == "page" and who.role != "senior":
+    # Only the crop of an item offered to this operator now (a whole page: a senior's).
+    if item_id > MAX_ID or not may_decide(
+        uow.session, item_id, who.login, who.role, site.session_id
+    ):
         return Response("нет доступа", status_code=403)
     path = site.crops / f"{item_id}.png"
     if not path.is_file():
@@ -323,7 +417,11 @@ def verify_site(database: Database, settings: Settings, campaign: str, session: 
     """The site of one exam session of a campaign (crops under `<out>/verify/<session>/`)."""
     with UnitOfWork(database.session_factory) as uow:
         info = session_info(uow.session, campaign, session)
-    return VerifySite(database, info.id, session, settings.out_dir / "verify" / session / "crops")
+    # The «known browser» tags outlive a restart: keyed by the installation's lookup key.
+    known_key = hmac.new(lookup_key(settings), b"rcoi-known-browser", hashlib.sha256).digest()
+    return VerifySite(
+        database, info.id, session, settings.out_dir / "verify" / session / "crops", known_key
+    )
 
 
 def verify_routes(site: VerifySite) -> list[BaseRoute]:
@@ -370,6 +468,11 @@ def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
         yield
         database.dispose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders, static=(f"{PREFIX}/static/",))],
+        exception_handlers=dict(ERROR_HANDLERS),
+    )
     app.state.site = site
     return app

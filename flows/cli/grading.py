@@ -157,7 +157,7 @@ def web_command(
     import uvicorn
 
     from tasks.errors import RcoiError
-    from web.app import create_app
+    from web.app import create_app, server_options
 
     settings = settings_for(out)
     the_plan, code, database, _ = require_session(settings, plan, session)
@@ -168,7 +168,13 @@ def web_command(
         raise exit_for(exc) from None
     typer.echo(f"Страницы верификации: http://{host}:{port}/verify/")
     typer.echo(f"Проверка результатов: http://{host}:{port}/results/")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    proxies = ", ".join(settings.trusted_proxies)
+    typer.echo(
+        f"Адрес клиента из X-Forwarded-For принимается от: {proxies}"
+        if proxies
+        else "Адрес клиента — адрес соединения (за прокси задайте RCOI_TRUSTED_PROXIES)"
+    )
+    uvicorn.run(app, host=host, port=port, **server_options(settings))
 
 
 def register(app: typer.Typer) -> None:

@@ -5,13 +5,16 @@ A participant is found by surname and identity document together, or by a work c
 is matched by a part of a value, a pattern or a near spelling, and a query that fits more than
 one participant finds nothing. Only verified, not annulled results are answered, with the
 participant's initials at most. The rate limit keeps one row per allowed query: a keyed hash
-of the client (never its address) and the instant, never what was asked.
+of the client (never its address) and the instant, never what was asked. The hash is two
+halves, the client's subnet's and the client's own, so that one row serves the limit of a
+client and of its subnet alike (no second table).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -39,6 +42,7 @@ from tasks.domain.identifiers import WORK_CODE_LENGTH, damm_check_digit
 from tasks.domain.verify import OUTCOMES_RU
 
 __all__ = [
+    "DEGRADED_LIMIT",
     "FORMS_RU",
     "LookupAnswer",
     "allow",
@@ -53,6 +57,8 @@ _log = logging.getLogger(__name__)
 FORMS_RU = {"essay": "сочинение", "exposition": "изложение"}
 MAX_FIELD = 100  # longer input is malformed: no surname or document is this long
 PRUNE_EVERY = 64  # every 64th attempt sweeps the rows older than the window
+DEGRADED_LIMIT = 3  # a client's queries per window while the global ceiling is crossed
+HALF = 32  # hex characters of each half of a client key: the subnet's, the address's
 _WORK_CODE = re.compile(rf"[0-9]{{{WORK_CODE_LENGTH}}}")
 _DOCUMENT = re.compile(r"[0-9A-ZА-ЯЁ\-]{1,40}")  # what parse_document lets into the database
 _WILDCARDS = frozenset("%_*?[]\\")
@@ -191,6 +197,15 @@ def find_results(
 # --- rate limit --------------------------------------------------------------------------------
 
 
+def _count(session: Session, since: datetime, *where: ColumnElement[bool]) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(LookupAttempt).where(LookupAttempt.at > since, *where)
+        )
+        or 0
+    )
+
+
 def allow(
     session: Session,
     client_key: str,
@@ -198,29 +213,32 @@ def allow(
     limit: int,
     window: timedelta,
     *,
+    subnet_limit: int | None = None,
     global_limit: int | None = None,
 ) -> bool:
     """Whether this client may query now: fewer than `limit` of its attempts, and fewer than
-    `global_limit` of everyone's, in the `window` before `now`. An allowed attempt is recorded
-    (a successful query counts too); a refused one is not, so that a flood from one client
-    cannot use up the global ceiling for everybody else."""
+    `subnet_limit` of its subnet's (the first half of `client_key`), in the `window` before
+    `now`. Once everyone's attempts in the window reach `global_limit`, nobody is locked out:
+    every client's limit shrinks to DEGRADED_LIMIT instead, so a flood from many addresses
+    slows itself down while a participant arriving now still gets his few queries.
+
+    An allowed attempt is recorded (a successful query counts too); a refused one is not, so
+    that a refused flood does not use up anyone else's allowance."""
     since = now - window
-    mine = session.scalar(
-        select(func.count())
-        .select_from(LookupAttempt)
-        .where(LookupAttempt.client_key == client_key, LookupAttempt.at > since)
-    )
-    if (mine or 0) >= limit:
+    everyone = _count(session, since) if global_limit is not None else 0
+    if global_limit is not None and everyone >= global_limit:
+        limit = min(limit, DEGRADED_LIMIT)
+    if _count(session, since, LookupAttempt.client_key == client_key) >= limit:
         return False
-    if global_limit is not None:
-        everyone = session.scalar(
-            select(func.count()).select_from(LookupAttempt).where(LookupAttempt.at > since)
-        )
-        if (everyone or 0) >= global_limit:
+    if subnet_limit is not None:
+        subnet = func.substr(LookupAttempt.client_key, 1, HALF)
+        if _count(session, since, subnet == client_key[:HALF]) >= subnet_limit:
             return False
     attempt = LookupAttempt(client_key=client_key, at=now)
     session.add(attempt)
     session.flush()
+    if global_limit is not None and everyone + 1 == global_limit:  # this one crossed it
+        _log.warning("results lookup: %d queries in the window, limits tightened", global_limit)
     if attempt.id % PRUNE_EVERY == 0:
         session.execute(delete(LookupAttempt).where(LookupAttempt.at <= since))
     return True
@@ -256,6 +274,25 @@ def lookup_key(settings: Settings) -> bytes:
     return path.read_bytes()
 
 
+def subnet_of(address: str) -> str:
+    """The network a client's address belongs to as one party holds it: the /24 of an IPv4
+    address (a hosting provider's block, a school's network), the /64 of an IPv6 one (one
+    household or server has all of it). Anything else (a test client's name) stands alone."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def _keyed(secret: bytes, text: str) -> str:
+    return hmac.new(secret, text.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:HALF]
+
+
 def client_key(secret: bytes, address: str) -> str:
-    """The client as the rate limit keeps it: HMAC-SHA256 of its address, hex."""
-    return hmac.new(secret, address.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+    """The client as the rate limit keeps it: the keyed hash (HMAC-SHA256, 128 bits, hex) of
+    its subnet, then that of its address; neither can be turned back into the address."""
+    return _keyed(secret, "net:" + subnet_of(address)) + _keyed(secret, "ip:" + address)

@@ -25,6 +25,7 @@ __all__ = [
     "SignedIn",
     "add_operator",
     "authenticate",
+    "credentials",
     "hash_password",
     "sign_in",
     "sign_out",
@@ -96,15 +97,23 @@ def add_operator(session: Session, login: str, password: str, role: str, actor: 
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
+def credentials(session: Session, login: str) -> tuple[Operator | None, str]:
+    """The active operator of `login` (None for an unknown or inactive one) and the hash to
+    check the password against: a dummy for None, so that the check costs the same and the
+    time tells nothing. The check itself (verify_password, one scrypt) is left to the caller,
+    who may run it off the event loop (web/verify.py)."""
+    operator = session.scalars(select(Operator).where(Operator.login == login)).one_or_none()
+    if operator is None:
+        return None, _DUMMY_HASH
+    return (operator if operator.active else None), operator.password_hash
+
+
 def authenticate(session: Session, login: str, password: str) -> Operator | None:
     """The operator if the password is right and the operator active. One scrypt check in
     every case (unknown and inactive logins too), so the time tells nothing."""
-    operator = session.scalars(select(Operator).where(Operator.login == login)).one_or_none()
-    stored = operator.password_hash if operator is not None else _DUMMY_HASH
+    operator, stored = credentials(session, login)
     right = verify_password(password, stored)
-    if operator is None or not operator.active or not right:
-        return None
-    return operator
+    return operator if operator is not None and right else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """The public pages of `rcoi web` over HTTP (Starlette's TestClient, SQLite): the results
 lookup answers an exact match only, tells not-found, malformed and a wrong document apart in
-nothing, stops an enumeration at the client's limit and at the global ceiling, honours no GET
-parameters, logs nothing submitted; the acknowledgement link shows on GET and records on POST.
-All people here are invented."""
+nothing, stops an enumeration at the client's and the subnet's limit, lets no flood from many
+addresses lock everyone out, honours no GET parameters, logs nothing submitted; the
+acknowledgement link shows on GET and records on a POST from its own page only. All people here
+are invented."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from tasks.adapters.unit_of_work import UnitOfWork
 from tasks.domain.identifiers import make_work_code
 from tests.integration.test_lookup_store import World  # the store tests' invented people
 from web.app import create_app
-from web.lookup import NOT_FOUND, PublicSite
+from web.lookup import GLOBAL_FACTOR, NOT_FOUND, SUBNET_FACTOR, PublicSite
 
 pytestmark = pytest.mark.integration  # a real database behind the pages
 
@@ -36,6 +37,7 @@ CAMPAIGN, SESSION = "test-2017", "2017-12-06"
 SENT = datetime(2017, 12, 18, 5, 0, tzinfo=UTC)
 SEEN = datetime(2017, 12, 18, 8, 30, tzinfo=UTC)
 CLICKED_AGAIN = datetime(2017, 12, 19, 2, 0, tzinfo=UTC)
+SAME_ORIGIN = {"Origin": "http://testserver"}  # TestClient's own
 
 
 @dataclass
@@ -49,6 +51,9 @@ class Served:
     def other_client(self, n: int) -> TestClient:
         """Another browser: a different address (TestClient's `client`)."""
         return TestClient(self.app, client=(f"198.51.100.{n}", 40000 + n))
+
+    def client_at(self, address: str) -> TestClient:
+        return TestClient(self.app, client=(address, 40000))
 
     @property
     def public(self) -> PublicSite:
@@ -104,7 +109,10 @@ def test_every_page_sends_the_privacy_headers(served: Served) -> None:
     ]
     for response in responses:
         assert response.headers["cache-control"] == "no-store"
-        assert response.headers["referrer-policy"] == "no-referrer"
+        # The acknowledgement page's POST must carry its origin (web/lookup.py).
+        button = response.url.path.startswith("/ack/") and response.status_code == 200
+        policy = "same-origin" if button else "no-referrer"
+        assert response.headers["referrer-policy"] == policy
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["x-content-type-options"] == "nosniff"
         policy = response.headers["content-security-policy"]
@@ -231,14 +239,37 @@ def test_a_successful_lookup_counts_against_the_limit(served: Served) -> None:
     assert "И. П." not in body
 
 
-def test_many_clients_together_stop_at_the_global_ceiling(served: Served) -> None:
-    site = served.public
-    site.limit, site.global_limit = 2, 6
-    for n in range(3):
-        client = served.other_client(10 + n)
-        assert [ask(client, work_code="1" * 12)[0] for _ in range(2)] == [200, 200]
-    status, _ = ask(served.other_client(20), work_code=served.codes["ivanov-feb"])
-    assert status == 429
+def test_a_flood_from_many_addresses_does_not_lock_out_a_participant_arriving_after_it(
+    served: Served,
+) -> None:
+    """50 clients in 50 networks use up their 10 lookups each: the global ceiling is reached.
+    A participant arriving now still finds his result, while the flooders get less each."""
+    flooders = [served.client_at(f"10.{n}.0.1") for n in range(GLOBAL_FACTOR)]
+    for client in flooders:
+        assert [ask(client, work_code="1" * 12)[0] for _ in range(LIMIT)] == [200] * LIMIT
+    status, body = ask(served.client_at("203.0.113.5"), work_code=served.codes["ivanov-feb"])
+    assert (status, "зачет" in body) == (200, True)
+    latecomers = [served.client_at(f"172.16.{n}.1") for n in range(3)]
+    for client in latecomers:  # a few queries each while the flood lasts, not ten
+        statuses = [ask(client, work_code="1" * 12)[0] for _ in range(LIMIT)]
+        assert 200 in statuses
+        assert statuses[-1] == 429
+    assert ask(flooders[0], work_code="1" * 12)[0] == 429
+
+
+def test_the_addresses_of_one_network_share_its_limit(served: Served) -> None:
+    """One /24 (or /64) is one party's: its addresses together get SUBNET_FACTOR clients'
+    worth of lookups; another network is not affected."""
+    for n in range(SUBNET_FACTOR):
+        client = served.client_at(f"203.0.113.{n + 1}")
+        assert [ask(client, work_code="1" * 12)[0] for _ in range(LIMIT)] == [200] * LIMIT
+    assert ask(served.client_at("203.0.113.200"), work_code="1" * 12)[0] == 429
+    assert ask(served.client_at("203.0.114.1"), work_code="1" * 12)[0] == 200
+    for n in range(SUBNET_FACTOR):
+        client = served.client_at(f"2001:db8:0:1::{n + 1}")
+        assert [ask(client, work_code="1" * 12)[0] for _ in range(LIMIT)] == [200] * LIMIT
+    assert ask(served.client_at("2001:db8:0:1:ffff::9"), work_code="1" * 12)[0] == 429
+    assert ask(served.client_at("2001:db8:0:2::1"), work_code="1" * 12)[0] == 200
 
 
 def test_the_database_keeps_a_keyed_hash_of_the_client_not_its_address(served: Served) -> None:
@@ -293,11 +324,11 @@ def test_the_link_shows_what_is_acknowledged_and_a_get_changes_nothing(served: S
 
 def test_the_post_acknowledges_once_and_shows_the_local_time(served: Served) -> None:
     served.public.now = lambda: SEEN
-    response = served.client.post(f"/ack/{served.token}")
+    response = served.client.post(f"/ack/{served.token}", headers=SAME_ORIGIN)
     assert response.status_code == 200
     assert "Получение подтверждено 18.12.2017 15:30 (Asia/Novokuznetsk, UTC+7)" in response.text
     served.public.now = lambda: CLICKED_AGAIN
-    again = served.client.post(f"/ack/{served.token}")
+    again = served.client.post(f"/ack/{served.token}", headers=SAME_ORIGIN)
     assert "Получение подтверждено 18.12.2017 15:30" in again.text
     assert acknowledged_at(served) == SEEN
     shown = served.client.get(f"/ack/{served.token}").text
@@ -309,11 +340,48 @@ def test_the_post_acknowledges_once_and_shows_the_local_time(served: Served) -> 
 def test_an_unknown_link_is_a_russian_404(served: Served, token: str) -> None:
     for response in (
         served.client.get(f"/ack/{token}"),
-        served.client.post(f"/ack/{token}"),
+        served.client.post(f"/ack/{token}", headers=SAME_ORIGIN),
     ):
         assert response.status_code == 404
         assert "Ссылка недействительна" in response.text
     assert acknowledged_at(served) is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "null", "Referer": "https://evil.example/ack/x"},
+        {"Referer": "http://testserver.evil.example/ack/x"},
+        {"Origin": "http://testserver:8080"},
+    ],
+)
+def test_an_acknowledgement_from_another_origin_is_refused(
+    served: Served, headers: dict[str, str]
+) -> None:
+    response = served.client.post(f"/ack/{served.token}", headers=headers)
+    assert response.status_code == 403
+    assert "Запрос отклонён" in response.text
+    assert "Подтвердить получение" in response.text  # the way to do it
+    assert acknowledged_at(served) is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        SAME_ORIGIN,
+        {"Referer": "http://testserver/ack/some-token"},
+        {"Origin": "http://127.0.0.1:8000"},  # RCOI_PUBLIC_BASE_URL's: the mailed links'
+    ],
+)
+def test_an_acknowledgement_from_its_own_page_is_recorded(
+    served: Served, headers: dict[str, str]
+) -> None:
+    served.public.now = lambda: SEEN
+    assert served.client.post(f"/ack/{served.token}", headers=headers).status_code == 200
+    assert acknowledged_at(served) == SEEN
 
 
 # --- composition -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from tasks.adapters.database import Database
 from tasks.adapters.lookup_store import (
+    DEGRADED_LIMIT,
     PRUNE_EVERY,
     LookupAnswer,
     allow,
@@ -356,12 +357,31 @@ def test_a_new_window_allows_queries_again(world: World) -> None:
     assert allow(session, "a" * 64, NOW + timedelta(minutes=30), 3, WINDOW)
 
 
-def test_the_global_ceiling_refuses_every_client_once_reached(world: World) -> None:
+def test_past_the_global_ceiling_every_client_gets_fewer_queries_but_none_is_locked_out(
+    world: World,
+) -> None:
     session = world.session
     for n in range(5):
-        assert allow(session, f"{n:064d}", NOW, 3, WINDOW, global_limit=5)
-    assert not allow(session, "f" * 64, NOW, 3, WINDOW, global_limit=5)
-    assert allow(session, "f" * 64, NOW + WINDOW, 3, WINDOW, global_limit=5)
+        assert allow(session, f"{n:064d}", NOW, DEGRADED_LIMIT + 2, WINDOW, global_limit=5)
+    newcomer = [
+        allow(session, "f" * 64, NOW, DEGRADED_LIMIT + 2, WINDOW, global_limit=5)
+        for _ in range(DEGRADED_LIMIT + 1)
+    ]
+    assert newcomer == [True] * DEGRADED_LIMIT + [False]
+    assert allow(session, "f" * 64, NOW + WINDOW, DEGRADED_LIMIT + 2, WINDOW, global_limit=5)
+
+
+def test_the_addresses_of_one_subnet_share_its_limit(world: World) -> None:
+    session = world.session
+    secret = b"k" * 32
+    for host in range(1, 4):
+        key = client_key(secret, f"203.0.113.{host}")
+        assert [allow(session, key, NOW, 2, WINDOW, subnet_limit=5) for _ in range(2)] == [
+            True,
+            (host < 3),
+        ]
+    assert not allow(session, client_key(secret, "203.0.113.99"), NOW, 2, WINDOW, subnet_limit=5)
+    assert allow(session, client_key(secret, "203.0.114.1"), NOW, 2, WINDOW, subnet_limit=5)
 
 
 def test_old_attempts_are_swept_now_and_then(world: World) -> None:
@@ -404,3 +424,22 @@ def test_a_client_is_kept_as_a_keyed_hash_of_its_address() -> None:
     assert client_key(b"k" * 32, "203.0.113.7") == first
     assert client_key(b"other" * 8, "203.0.113.7") != first
     assert client_key(b"k" * 32, "203.0.113.8") != first
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same_subnet"),
+    [
+        ("203.0.113.7", "203.0.113.200", True),
+        ("203.0.113.7", "203.0.114.7", False),
+        ("203.0.113.7", "::ffff:203.0.113.8", True),
+        ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", True),
+        ("2001:db8:1:2::1", "2001:db8:1:3::1", False),
+        ("testclient", "testclient2", False),
+    ],
+)
+def test_a_client_key_begins_with_its_subnets_keyed_hash(
+    one: str, other: str, same_subnet: bool
+) -> None:
+    first, second = client_key(b"k" * 32, one), client_key(b"k" * 32, other)
+    assert first != second
+    assert (first[:32] == second[:32]) is same_subnet

@@ -18,6 +18,7 @@ from tasks.adapters.operators import (
     SESSION_TTL,
     add_operator,
     authenticate,
+    credentials,
     hash_password,
     sign_in,
     sign_out,
@@ -222,3 +223,19 @@ def test_signing_out_ends_only_that_session_and_signing_in_sweeps_expired_ones(
     session.commit()
     assert sessions_count(session) == 1
     assert signed_in(session, other, NOW + timedelta(hours=1)) is None
+
+
+def test_credentials_give_a_hash_to_check_even_for_an_unknown_or_inactive_login(
+    session: Session, anna: Operator
+) -> None:
+    """The web pages check the password off the event loop: the hash comes first, and an
+    unknown or inactive login still gets one (a dummy), so the check costs the same."""
+    found, stored = credentials(session, "anna")
+    assert found is anna
+    assert verify_password(PASSWORD, stored)
+    nobody, dummy = credentials(session, "boris")
+    assert nobody is None
+    assert dummy.startswith("scrypt$")
+    assert not verify_password(PASSWORD, dummy)
+    anna.active = False
+    assert credentials(session, "anna")[0] is None
