@@ -12,7 +12,8 @@ Nothing in the file is dropped without a word: columns not in the template, a re
 a column without a header that holds values, sheets without a participant table and missing
 optional columns become `notes` (Russian, for the report and the mail); a hidden XLSX row is
 read and checked like any other and gets a `parse_warning`. A workbook with participant tables
-on several sheets is refused: its row numbers could not say which sheet they mean.
+on several sheets is refused: its row numbers could not say which sheet they mean; so is one
+with participant rows on a sheet without the header row (a list continued on a second sheet).
 
 Row numbers count the records (CSV) or rows (XLSX) under the header, blank ones included, so
 `header_row + row_number` is the row a spreadsheet shows for the file (for a CSV, the line,
@@ -39,6 +40,7 @@ import fastexcel
 import polars as pl
 
 from tasks.domain.participants import COLUMN_ALIASES, REQUIRED_FIELDS, SUBMISSION_COLUMNS
+from tasks.domain.submission_rules import plural
 from tasks.errors import DataError
 
 __all__ = ["SubmissionTable", "UnreadableSubmission", "read_submission"]
@@ -458,15 +460,7 @@ def _find_csv_header(text: str) -> tuple[str, int, int, _Header]:
 
 
 def _field_count_error(count: int, width: int) -> str:
-    return f"в строке {count} {_plural(count, 'поле', 'поля', 'полей')} вместо {width}"
-
-
-def _plural(count: int, one: str, few: str, many: str) -> str:
-    if count % 10 == 1 and count % 100 != 11:
-        return one
-    if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
-        return few
-    return many
+    return f"в строке {count} {plural(count, 'поле', 'поля', 'полей')} вместо {width}"
 
 
 def _shape(fields: list[str], header: _Header) -> tuple[list[str], str]:
@@ -593,9 +587,64 @@ def _load_sheet(workbook: fastexcel.ExcelReader, name: str) -> _Sheet:
     return _Sheet(name, sheet.visible != "visible", table, top, found)
 
 
+# A cell a participant row always holds: a СНИЛС (with or without its dashes, or a number that
+# lost its leading zeros) or a birth date (typed, or a date cell as fastexcel gives it).
+_PARTICIPANT_CELL = (
+    r"^(?:[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{3}[- ]?[0-9]{2}|[0-9]{9,11}"  # СНИЛС
+    r"|[0-9]{2}\.[0-9]{2}\.[0-9]{4}"  # a date typed as text
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)$"  # a date cell
+)
+
+
+def _has_headerless_participants(sheet: _Sheet) -> bool:
+    """True for a sheet without a participant header that still holds a row shaped like a
+    participant: at least as many filled cells as the required columns, one of them a СНИЛС or
+    a date (a list continued on a second sheet without its header). An instruction, a lookup
+    list or a single example date fills too few cells to be taken for one."""
+    if sheet.found is not None or sheet.empty:
+        return False
+    cells = [pl.col(name).fill_null("").str.strip_chars() for name in sheet.table.columns]
+    filled = pl.sum_horizontal(*(cell != "" for cell in cells))
+    marked = pl.any_horizontal(*(cell.str.contains(_PARTICIPANT_CELL) for cell in cells))
+    shaped = (filled >= len(REQUIRED_FIELDS)) & marked
+    return bool(sheet.table.select(shaped.any()).item())
+
+
+def _on_sheets(sheets: Sequence[_Sheet]) -> str:
+    labels = ", ".join(sheet.label for sheet in sheets)
+    return ("на листе " if len(sheets) == 1 else "на листах ") + labels
+
+
+def _headerless_refusal(
+    tables: Sequence[_Sheet], headerless: Sequence[_Sheet], templates: Sequence[_Sheet]
+) -> UnreadableSubmission:
+    """The reason for a workbook with participant rows on a sheet without the header row."""
+    rows = f"{_on_sheets(headerless)} — строки участников без строки заголовков"
+    if tables:
+        return UnreadableSubmission(
+            f"Участники найдены на нескольких листах: {_on_sheets(tables)} — таблица с "
+            f"заголовками из образца, {rows}. Программа читает участников с одного листа: "
+            f"перенесите всех в таблицу {_on_sheets(tables[:1])}, с других листов строки "
+            "участников удалите и отправьте файл снова."
+        )
+    if templates:
+        todo = f"Перенесите их в таблицу {_on_sheets(templates[:1])}"
+    elif len(headerless) > 1:
+        todo = "Перенесите всех на один лист, вставьте над ними строку заголовков из образца"
+    else:
+        todo = "Вставьте над ними строку заголовков из образца"
+    where = _on_sheets(headerless)
+    return UnreadableSubmission(
+        f"{where[0].upper()}{where[1:]} строки участников без строки заголовков: программа не "
+        f"может узнать, что в каком столбце. {todo} и отправьте файл снова."
+    )
+
+
 def _participant_sheet(sheets: Sequence[_Sheet]) -> tuple[_Sheet, list[str]]:
     """The one sheet with a participant table, and notes on the other sheets. Tables on several
-    sheets refuse the file: a row number in the report could not say which sheet it means."""
+    sheets, or participant rows on a sheet without the header (a list continued on a second
+    sheet), refuse the file: a row number in the report could not say which sheet it means, and
+    rows without a header cannot be read column by column."""
     tables = [sheet for sheet in sheets if sheet.has_rows]
     if len(tables) > 1:
         names = ", ".join(sheet.label for sheet in tables)
@@ -604,19 +653,28 @@ def _participant_sheet(sheets: Sequence[_Sheet]) -> tuple[_Sheet, list[str]]:
             "участников с одного листа: перенесите всех на один лист «Участники», с других "
             "листов таблицы участников удалите и отправьте файл снова."
         )
+    in_use = [sheet for sheet in sheets if not sheet.empty]
+    if len(in_use) > 1:  # one sheet without a header: the no-header reason says it all
+        headerless = [sheet for sheet in in_use if _has_headerless_participants(sheet)]
+        if headerless:
+            templates = [sheet for sheet in in_use if sheet.found and not sheet.has_rows]
+            raise _headerless_refusal(tables, headerless, templates)
     named = [s for s in sheets if _normalise(s.name) == _normalise(SHEET_NAME)]
     # No table: the sheet whose header is found (the error names what it lacks), else the one
     # named «Участники» or the first (the error says no header was found).
     headed = [sheet for sheet in named if sheet.found] or [s for s in sheets if s.found]
     chosen = (tables or headed or named or list(sheets))[0]
     notes = [
-        f"Лист {sheet.label} не прочитан: на нём нет таблицы участников с заголовками из "
+        f"Лист {sheet.label} не прочитан: на нём есть заголовки из образца, но нет ни одной "
+        "строки с участниками."
+        if sheet.found
+        else f"Лист {sheet.label} не прочитан: на нём нет таблицы участников с заголовками из "
         "образца. Если на нём есть участники, перенесите их на лист с таблицей."
         for sheet in sheets
         if sheet is not chosen and not sheet.empty
     ]
-    if chosen.hidden:
-        notes.insert(0, f"Участники прочитаны со скрытого листа {chosen.label}.")
+    if chosen.hidden:  # not `label`: it would say «скрытый» a second time
+        notes.insert(0, f"Участники прочитаны со скрытого листа «{chosen.name}».")
     return chosen, notes
 
 

@@ -24,6 +24,9 @@ __all__ = [
 ]
 
 
+_CHECK_NOTES = "Проверьте замечания к файлу"
+
+
 @dataclass(frozen=True, slots=True)
 class FileVerdict:
     """The outcome of one received file: counts only, safe for logs and artifacts."""
@@ -133,19 +136,31 @@ def report_workbook(verdict: FileVerdict, problems: pl.DataFrame, deadline: str)
 
 
 def report_mail(verdict: FileVerdict, deadline: str, procedure: str) -> tuple[str, str]:
-    """Subject and body of the mail that carries the report: counts, what to do, the deadline."""
+    """Subject and body of the mail that carries the report: counts, what to do, the deadline.
+    Only a file without rejected rows, warnings or remarks is told that nothing needs fixing: a
+    remark may be about participants not read at all (a sheet, a column)."""
     subject = (
         f"{procedure}: сведения МОУО {verdict.mouo_code} приняты, "
         f"отклонено строк: {verdict.rows_rejected}"
     )
-    todo = (
-        "Все строки приняты, исправлять ничего не нужно."
-        if verdict.rows_rejected == 0
-        else "Исправьте отклонённые строки (номера строк и причины — во вложении) и пришлите "
-        "файл целиком ещё раз: последний принятый файл заменяет предыдущий."
-    )
+    if verdict.notes:
+        subject += f". {_CHECK_NOTES}"
+    if verdict.rows_rejected:
+        todo = (
+            "Исправьте отклонённые строки (номера строк и причины — во вложении) и пришлите "
+            "файл целиком ещё раз: последний принятый файл заменяет предыдущий."
+        )
+    elif verdict.notes or verdict.rows_warned:
+        todo = "Все строки приняты."
+    else:
+        todo = "Все строки приняты, исправлять ничего не нужно."
     if verdict.rows_warned:
         todo += " Строки с предупреждениями приняты; проверьте их по вложению."
+    if verdict.notes:
+        todo += (
+            f" {_CHECK_NOTES} (они выше и во вложении): если из-за них сведения об участниках "
+            "не прочитаны, исправьте файл и пришлите его целиком ещё раз."
+        )
     notes = (
         ["", "Замечания к файлу:", *(f"— {note}" for note in verdict.notes)]
         if verdict.notes

@@ -30,6 +30,7 @@ __all__ = [
     "SubmissionContext",
     "failures_in_frame",
     "foreign_inbox_owner",
+    "plural",
     "prepare",
     "split_rows",
 ]
@@ -49,6 +50,13 @@ _SERIAL = r"^([0-9]{4,5})(?:[.,]0+)?$"
 # Excel (and LibreOffice) take a cell starting with one of these for a formula; a lone dash, the
 # usual "none" placeholder, stays text.
 _FORMULA_START = "=+-@"
+# Documents whose own format allows digits and letters only (a passport: 4 + 6 digits; a birth
+# certificate: «IV-МЮ» and 6 digits). A formula-like series or number of theirs is one message,
+# the document rule's, which says what the value must be: the plain-text rule stays silent.
+# For the other documents (free form) it is the other way round: the plain-text rule names the
+# sign, and the document rule judges the rest of the document as if that cell were fine.
+_STRICT_DOCUMENTS = ("passport_rf", "birth_certificate")
+_DOCUMENT_FIELDS = ("document_series", "document_number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +172,10 @@ def _computed(
             return ok, frame["parse_warning"]
         case "plain_text":
             assert column is not None
-            return _plain_text(column)
+            ok, reasons = _plain_text(column)
+            if rule.column in _DOCUMENT_FIELDS:
+                ok = ok | _document_kind(frame).is_in(_STRICT_DOCUMENTS)
+            return ok, reasons
         case "name":
             assert column is not None
             ok = column.str.contains(_NAME) | (column == "")  # emptiness: the not_empty rule
@@ -240,6 +251,25 @@ def _plain_text(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     return ok, reasons
 
 
+def _formula_like(text: str) -> bool:
+    return text[:1] in _FORMULA_START and text != "-"
+
+
+def plural(count: int, one: str, few: str, many: str) -> str:
+    """The Russian word form for `count`: 1 год, 2 года, 5 лет (21 год, 22 года, 11 лет)."""
+    if count % 10 == 1 and count % 100 != 11:
+        return one
+    if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
+        return few
+    return many
+
+
+def _years_text(years: pl.Series) -> pl.Series:
+    """«22 года», «71 год», «90 лет» per row (null where the age is unknown)."""
+    texts = {n: f"{n} {plural(n, 'год', 'года', 'лет')}" for n in years.drop_nulls().unique()}
+    return years.replace_strict(texts, default=None, return_dtype=pl.Utf8)
+
+
 def _ages(
     frame: pl.DataFrame,
     ages: dict[str, tuple[int, int]],
@@ -286,9 +316,9 @@ def _usual_age_rule(
     reasons = pl.select(
         pl.when(pl.lit(unusual)).then(
             pl.format(
-                "возраст на день экзамена {} лет — необычен для этой категории (обычно {}–{}); "
+                "возраст на день экзамена {} — необычен для этой категории (обычно {}–{}); "
                 "проверьте дату рождения и категорию",
-                pl.lit(years),
+                pl.lit(_years_text(years)),
                 pl.lit(low),
                 pl.lit(high),
             )
@@ -309,8 +339,8 @@ def _age_rule(
         .when(pl.lit(outside))
         .then(
             pl.format(
-                "возраст на день экзамена {} лет — невозможен для этой категории (допустимо {}–{})",
-                pl.lit(years),
+                "возраст на день экзамена {} — невозможен для этой категории (допустимо {}–{})",
+                pl.lit(_years_text(years)),
                 pl.lit(low),
                 pl.lit(high),
             )
@@ -319,12 +349,14 @@ def _age_rule(
     return ok, reasons
 
 
+def _document_kind(frame: pl.DataFrame) -> pl.Series:
+    """The document type's code (`passport_rf`, …), or the value as written if unknown."""
+    written = frame[value_column("document_type")]
+    return written.str.to_lowercase().replace_strict(_DOCUMENT_CODES, default=written)
+
+
 def _document_rule(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    kind = (
-        frame[value_column("document_type")]
-        .str.to_lowercase()
-        .replace_strict(_DOCUMENT_CODES, default=frame[value_column("document_type")])
-    )
+    kind = _document_kind(frame)
     series = frame[value_column("document_series")].str.replace_all(" ", "")
     number = frame[value_column("document_number")].str.replace_all(" ", "")
     passport = (
@@ -337,8 +369,11 @@ def _document_rule(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     reasons: list[str | None] = [None] * frame.height
     values = ok.to_list()
     for index in others:  # rare: birth certificates, foreign documents
+        cells = [series[index], number[index]]
+        if kind[index] not in _STRICT_DOCUMENTS:  # a formula-like cell: the plain rule's word
+            cells = ["0" if _formula_like(cell) else cell for cell in cells]
         try:
-            parse_document(kind[index], series[index], number[index])
+            parse_document(kind[index], *cells)
             values[index] = True
         except InvalidIdentifier as exc:
             reasons[index] = exc.reason

@@ -1,7 +1,8 @@
 """Hand-made МОУО files through the collect stage's own path — the reader, the submission
 contract (GX), the staged rows, the report workbook and the mail (`tasks.collect._check`, then
 the domain's report) — for what issue 16 found silently lost or let through: participants on
-a second sheet, formula-like names and values, unknown columns, hidden rows, Excel serial
+a second sheet (with or without its header row), a mail saying «nothing to fix» over remarks
+on the file, formula-like names and values, unknown columns, hidden rows, Excel serial
 dates, row numbers under a quoted line break, a 90-year-old graduate of past years."""
 
 from __future__ import annotations
@@ -179,6 +180,133 @@ def test_the_only_participant_sheet_is_read_whatever_its_name_and_the_others_are
     assert note in _mail(verdict)
 
 
+def _headerless(workbook: Any, name: str, rows: list[list[object]]) -> None:
+    """Participants typed on a sheet without the header row (a list continued on a new sheet)."""
+    sheet = workbook.add_worksheet(name)
+    for index, row in enumerate(rows):
+        for column, value in enumerate(row):
+            if value:
+                sheet.write_string(index, column, str(value))
+
+
+def test_participants_continued_on_a_second_sheet_without_a_header_refuse_the_file(
+    tmp_path: Path,
+) -> None:
+    first = [_person(i) for i in range(3)]
+    second = [_person(i) for i in range(3, 8)]  # five more, no header: once dropped with a note
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    _sheet(workbook, "Лист1", first)
+    _headerless(workbook, "Лист2", second)
+    workbook.close()
+    verdict, rows, _ = _collect(path)
+    assert (verdict.status, rows) == ("rejected", None)  # nothing half-loaded
+    assert verdict.reason == (
+        "Участники найдены на нескольких листах: на листе «Лист1» — таблица с заголовками "
+        "из образца, на листе «Лист2» — строки участников без строки заголовков. Программа "
+        "читает участников с одного листа: перенесите всех в таблицу на листе «Лист1», с "
+        "других листов строки участников удалите и отправьте файл снова."
+    )
+    mail = _mail(verdict)
+    assert "не принят" in mail
+    assert "исправлять ничего не нужно" not in mail
+    _no_personal_data(mail, first + second)
+
+
+def test_participants_without_a_header_beside_the_empty_template_refuse_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    _sheet(workbook, "Участники", [])  # the template: headers, no rows
+    _headerless(workbook, "Лист2", [_person(i) for i in range(5)])
+    workbook.close()
+    verdict, _, _ = _collect(path)
+    assert verdict.status == "rejected"
+    assert verdict.reason.startswith(
+        "На листе «Лист2» строки участников без строки заголовков: программа не может "
+        "узнать, что в каком столбце."
+    )
+    assert "Перенесите их в таблицу на листе «Участники»" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        [["Код ОО", "Наименование"], ["4205001", "МБОУ СОШ № 1"]],  # a lookup list
+        [["Заполните таблицу; дата рождения — ДД.ММ.ГГГГ, например 15.03.2000"]],
+        [["Пример"] * 12],  # wide, but no СНИЛС or date: no participant
+    ],
+    ids=["lookup-list", "instruction-with-a-date", "wide-without-snils-or-date"],
+)
+def test_a_sheet_that_is_no_list_of_participants_is_only_named_in_a_note(
+    tmp_path: Path, other: list[list[object]]
+) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    _sheet(workbook, "Участники", [_person(i) for i in range(3)])
+    _headerless(workbook, "Справка", other)
+    workbook.close()
+    verdict, _, _ = _collect(path)
+    assert (verdict.status, verdict.rows_accepted) == ("accepted", 3)
+    [note] = verdict.notes
+    assert note.startswith("Лист «Справка» не прочитан: на нём нет таблицы участников")
+
+
+def test_a_template_sheet_with_headers_and_no_rows_is_noted_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    _sheet(workbook, "Образец", [])
+    _sheet(workbook, "Участники", [_person(i) for i in range(3)])
+    workbook.close()
+    verdict, _, _ = _collect(path)
+    assert verdict.notes == (
+        "Лист «Образец» не прочитан: на нём есть заголовки из образца, но нет ни одной "
+        "строки с участниками.",
+    )
+
+
+def test_a_hidden_participant_sheet_is_called_hidden_once(tmp_path: Path) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    workbook.add_worksheet("Инструкция").write_string(0, 0, "Список на листе «Старый»")
+    _sheet(workbook, "Старый", [_person(0)])
+    workbook.worksheets()[1].hide()
+    workbook.close()
+    verdict, _, _ = _collect(path)
+    assert verdict.notes[0] == "Участники прочитаны со скрытого листа «Старый»."
+
+
+# --- the mail never says "nothing to fix" when the file has remarks -----------------------------
+
+
+def test_a_file_with_remarks_and_no_rejected_rows_asks_to_check_the_remarks(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    _sheet(workbook, "Участники", [_person(i) for i in range(3)])
+    workbook.add_worksheet("Инструкция").write_string(0, 0, "Заполните лист «Участники»")
+    workbook.close()
+    verdict, _, _ = _collect(path)
+    assert (verdict.status, verdict.rows_rejected, len(verdict.notes)) == ("accepted", 0, 1)
+    subject, body = report_mail(verdict, DEADLINE, "ИС-11")
+    assert subject == (
+        "ИС-11: сведения МОУО 42-05 приняты, отклонено строк: 0. Проверьте замечания к файлу"
+    )
+    assert "исправлять ничего не нужно" not in body
+    assert "Проверьте замечания к файлу" in body
+    assert body.index("Замечания к файлу:") < body.index("Проверьте замечания к файлу")
+
+
+def test_only_a_clean_file_is_told_that_nothing_needs_fixing(tmp_path: Path) -> None:
+    verdict, _, _ = _collect(_csv(tmp_path / "a.csv", [_person(i) for i in range(3)]))
+    subject, body = report_mail(verdict, DEADLINE, "ИС-11")
+    assert subject == "ИС-11: сведения МОУО 42-05 приняты, отклонено строк: 0"
+    assert "Все строки приняты, исправлять ничего не нужно." in body
+    assert "замечани" not in (subject + body).lower()
+
+
 # --- 7. formula injection -------------------------------------------------------------------------
 
 
@@ -324,7 +452,9 @@ def test_a_90_year_old_graduate_of_past_years_is_accepted_with_a_warning(tmp_pat
         (1, "birth_date_usual", "warning")
     ]
     assert "90 лет — необычен" in problems["message"][0]
-    assert "с предупреждениями: 1" in _mail(verdict)
+    mail = _mail(verdict)
+    assert "с предупреждениями: 1" in mail
+    assert "исправлять ничего не нужно" not in mail  # a warned row is worth a look
 
 
 def test_a_clean_file_has_no_notes_and_no_warnings(tmp_path: Path) -> None:

@@ -528,6 +528,68 @@ def test_the_one_participant_table_is_read_from_any_sheet_and_other_sheets_are_n
     ]
 
 
+def _headerless_sheet(workbook: xlsxwriter.Workbook, name: str, rows: list[list[object]]) -> None:
+    """Participants without a header row, typed as office software keeps them: a date cell for
+    the birth date, the СНИЛС and the codes as numbers."""
+    sheet = workbook.add_worksheet(name)
+    date_format = workbook.add_format({"num_format": "dd.mm.yyyy"})
+    for index, row in enumerate(rows):
+        for column, value in enumerate(row):
+            if isinstance(value, datetime):
+                sheet.write_datetime(index, column, value, date_format)
+            elif isinstance(value, int):
+                sheet.write_number(index, column, value)
+            elif value:
+                sheet.write_string(index, column, str(value))
+
+
+def _as_numbers(person: list[str]) -> list[object]:
+    row = _typed(person)
+    row[8] = int(person[8].replace("-", "").replace(" ", ""))  # the СНИЛС typed as a number
+    row[10] = int(person[10])
+    return row
+
+
+def test_participant_rows_on_a_sheet_without_a_header_refuse_the_file_naming_the_sheets(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    table = workbook.add_worksheet("Лист1")
+    table.write_row(0, 0, HEADERS)
+    table.write_row(1, 0, PEOPLE[0])
+    _headerless_sheet(workbook, "Лист2", [_as_numbers(p) for p in PEOPLE[1:]])
+    workbook.worksheets()[1].hide()
+    workbook.close()
+    reason = _unreadable(path)
+    assert "на листе «Лист1» — таблица с заголовками из образца" in reason
+    assert "на листе «Лист2» (скрытый) — строки участников без строки заголовков" in reason
+
+
+def test_participant_rows_without_a_header_on_two_sheets_are_named_together(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    workbook.add_worksheet("Инструкция").write(0, 0, "Заполните список")
+    _headerless_sheet(workbook, "Школа 1", [_as_numbers(PEOPLE[0])])
+    _headerless_sheet(workbook, "Школа 2", [list(p) for p in PEOPLE[1:]])
+    workbook.close()
+    assert _unreadable(path) == (
+        "На листах «Школа 1», «Школа 2» строки участников без строки заголовков: программа "
+        "не может узнать, что в каком столбце. Перенесите всех на один лист, вставьте над "
+        "ними строку заголовков из образца и отправьте файл снова."
+    )
+
+
+def test_a_single_sheet_without_a_header_keeps_the_no_header_reason(tmp_path: Path) -> None:
+    path = tmp_path / "a.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    _headerless_sheet(workbook, "Лист1", [list(p) for p in PEOPLE])
+    workbook.close()
+    assert _unreadable(path).startswith("Не найдена строка заголовков")
+
+
 def test_hidden_xlsx_rows_are_read_with_a_warning(tmp_path: Path) -> None:
     path = _xlsx(tmp_path / "a.xlsx", [_typed(p) for p in PEOPLE], first_row=2, title="Список")
     book = openpyxl.load_workbook(path)  # a second writer: «hidden» as openpyxl writes it

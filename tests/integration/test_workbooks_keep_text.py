@@ -1,7 +1,9 @@
 """Every XLSX the project writes keeps text as text (issue 16, item 7): a value from a МОУО file
 that starts like a formula («=HYPERLINK(...)», «=1+1») is a text cell when the workbook is read
 back, never a live formula, in the collect report, the reconcile discrepancies, the inform lists
-and statistics, and the synthetic region's submission files."""
+and statistics, and the synthetic region's submission files; and a search of the sources finds
+every workbook the project opens to write, however its writer is imported (xlsxwriter, openpyxl,
+a data frame's `write_excel`), and requires the text-as-text options of each."""
 
 from __future__ import annotations
 
@@ -105,28 +107,140 @@ def test_inform_lists_and_statistics_keep_formula_like_text(tmp_path: Path) -> N
     _formula_like_cells_are_text(openpyxl.load_workbook(stats), FORMULA)
 
 
-def _workbook_calls(path: Path) -> list[ast.Call]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "Workbook"
-        and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == "xlsxwriter"
-    ]
+# How a workbook can be opened for writing: xlsxwriter's Workbook (text as text only with the
+# project's `workbook_options`), openpyxl's (it stores any string starting with «=» as a formula)
+# and the data-frame writers built on them (they open their own workbook, without the options).
+_LIBRARIES = ("xlsxwriter", "openpyxl")
+_OPENERS = ("Workbook", "load_workbook")
+_FRAME_WRITERS = ("write_excel", "to_excel")
 
 
-def test_every_xlsxwriter_workbook_of_the_project_is_opened_with_text_as_text() -> None:
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def _bindings(tree: ast.AST) -> tuple[dict[str, str], dict[str, str]]:
+    """(local module name → library, local opener name → library) from the module's imports,
+    whatever the spelling: `import xlsxwriter as xw`, `from xlsxwriter import Workbook as W`,
+    `from openpyxl.workbook import Workbook`, `from xlsxwriter import workbook`."""
+    modules: dict[str, str] = {}
+    openers: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                library = alias.name.split(".")[0]
+                if library in _LIBRARIES:
+                    modules[alias.asname or library] = library
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            library = node.module.split(".")[0]
+            if library not in _LIBRARIES:
+                continue
+            for alias in node.names:
+                target = openers if alias.name in _OPENERS else modules
+                target[alias.asname or alias.name] = library
+    return modules, openers
+
+
+def _workbook_calls(source: str) -> list[tuple[str, ast.Call]]:
+    """(writer, call) for every call in `source` that opens a workbook to write: writer is
+    «xlsxwriter», «openpyxl» or a data-frame method. A read-only openpyxl load is no writer."""
+    tree = ast.parse(source)
+    modules, openers = _bindings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func, writer = node.func, None
+        if isinstance(func, ast.Name) and func.id in openers:
+            writer = openers[func.id]
+        elif isinstance(func, ast.Attribute) and func.attr in _OPENERS:
+            base = _dotted(func.value)
+            writer = modules.get(base.split(".")[0]) if base else None
+        elif isinstance(func, ast.Attribute) and func.attr in _FRAME_WRITERS:
+            writer = func.attr
+        read_only = any(
+            k.arg == "read_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in node.keywords
+        )
+        if writer is not None and not read_only:
+            found.append((writer, node))
+    return found
+
+
+def _keeps_text(writer: str, call: ast.Call) -> bool:
+    """An xlsxwriter workbook opened with `workbook_options(...)`; nothing else qualifies."""
+    if writer != "xlsxwriter":
+        return False
+    options = call.args[1] if len(call.args) > 1 else None
+    options = options or next((k.value for k in call.keywords if k.arg == "options"), None)
+    return (
+        isinstance(options, ast.Call)
+        and isinstance(options.func, ast.Name)
+        and options.func.id == "workbook_options"
+    )
+
+
+def test_every_workbook_the_project_writes_is_opened_with_text_as_text() -> None:
     sources = [p for d in ("tasks", "flows", "web", "config") for p in (ROOT / d).rglob("*.py")]
-    calls = {path: _workbook_calls(path) for path in sources}
-    opened = {path: found for path, found in calls.items() if found}
+    opened = {
+        path.relative_to(ROOT): _workbook_calls(path.read_text(encoding="utf-8"))
+        for path in sources
+    }
+    opened = {path: calls for path, calls in opened.items() if calls}
     assert len(opened) >= 4  # collect, reconcile, inform, region files
-    for path, found in opened.items():
-        for call in found:
-            options = call.args[1] if len(call.args) > 1 else None
-            where = f"{path.relative_to(ROOT)}:{call.lineno}"
-            assert isinstance(options, ast.Call), f"{where}: a workbook without workbook_options"
-            assert isinstance(options.func, ast.Name), where
-            assert options.func.id == "workbook_options", where
+    wrong = [
+        f"{path}:{call.lineno} ({writer})"
+        for path, calls in opened.items()
+        for writer, call in calls
+        if not _keeps_text(writer, call)
+    ]
+    assert not wrong, (
+        "workbooks that may write a value starting with «=» as a formula: open them with "
+        f"xlsxwriter.Workbook(..., workbook_options(...)): {wrong}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "writer", "keeps_text"),
+    [
+        ("import xlsxwriter\nxlsxwriter.Workbook(buffer)", "xlsxwriter", False),
+        ("import xlsxwriter\nxlsxwriter.Workbook(buffer, workbook_options())", "xlsxwriter", True),
+        ("import xlsxwriter as xw\nxw.Workbook(buffer)", "xlsxwriter", False),
+        ("from xlsxwriter import Workbook\nWorkbook(buffer)", "xlsxwriter", False),
+        (
+            "from xlsxwriter import Workbook as W\nW(buffer, options=workbook_options())",
+            "xlsxwriter",
+            True,
+        ),
+        ("from xlsxwriter.workbook import Workbook\nWorkbook(buffer)", "xlsxwriter", False),
+        ("import xlsxwriter.workbook\nxlsxwriter.workbook.Workbook(buffer)", "xlsxwriter", False),
+        ("from xlsxwriter import workbook\nworkbook.Workbook(buffer)", "xlsxwriter", False),
+        ("import openpyxl\nopenpyxl.Workbook()", "openpyxl", False),
+        ("from openpyxl import Workbook\nWorkbook()", "openpyxl", False),
+        ("from openpyxl import load_workbook\nload_workbook(path)", "openpyxl", False),
+        ("frame.write_excel(path)", "write_excel", False),
+        ("frame.to_excel(path)", "to_excel", False),
+    ],
+)
+def test_the_search_finds_a_workbook_however_its_writer_is_imported(
+    source: str, writer: str, keeps_text: bool
+) -> None:
+    [(found, call)] = _workbook_calls(source)
+    assert (found, _keeps_text(found, call)) == (writer, keeps_text)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from openpyxl import load_workbook\nload_workbook(path, read_only=True)",  # a reader
+        "Workbook(buffer)",  # not a library's
+        "from other import Workbook\nWorkbook(buffer)",
+    ],
+)
+def test_the_search_leaves_readers_and_other_workbooks_alone(source: str) -> None:
+    assert _workbook_calls(source) == []

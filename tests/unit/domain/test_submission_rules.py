@@ -18,6 +18,7 @@ from tasks.domain.submission_rules import (
     SubmissionContext,
     failures_in_frame,
     foreign_inbox_owner,
+    plural,
     prepare,
     split_rows,
 )
@@ -508,6 +509,86 @@ def test_the_age_reason_gives_the_age_and_the_categorys_bounds() -> None:
     message = problems["message"][0]
     assert message.startswith("дата рождения: возраст на день экзамена 40 лет")
     assert "14–25" in message
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "category", "rule", "age"),
+    [
+        ("01.06.1995", STUDENT, "birth_date_usual", "22 года"),  # possible, unusual
+        ("01.06.1946", GRADUATE, "birth_date_usual", "71 год"),
+        ("01.06.1927", GRADUATE, "birth_date_usual", "90 лет"),
+        ("01.06.1906", GRADUATE, "birth_date_plausible", "111 лет"),  # impossible
+        ("01.06.1974", STUDENT, "birth_date_plausible", "43 года"),
+        ("01.06.2006", STUDENT, "birth_date_plausible", "11 лет"),
+    ],
+)
+def test_the_age_in_a_message_takes_the_word_its_number_needs(
+    birth_date: str, category: str, rule: str, age: str
+) -> None:
+    mandatory = category in (STUDENT, CLOSED, HOME)
+    row = V(category=category, birth_date=birth_date, class_name="11А" if mandatory else "")
+    problems = problems_of([row])
+    assert problems["rule"].to_list() == [rule]
+    assert f"возраст на день экзамена {age} — " in problems["message"][0]
+
+
+@pytest.mark.parametrize(
+    ("count", "word"),
+    [
+        *[(0, "лет"), (1, "год"), (2, "года"), (4, "года"), (5, "лет"), (11, "лет")],
+        *[(12, "лет"), (14, "лет"), (21, "год"), (22, "года"), (101, "год"), (111, "лет")],
+    ],
+)
+def test_plural_chooses_the_russian_word_form(count: int, word: str) -> None:
+    assert plural(count, "год", "года", "лет") == word
+
+
+@pytest.mark.parametrize(
+    ("document", "rules", "reason"),
+    [
+        # a passport's or a birth certificate's format names what the value must be
+        (V(document_number="-123"), ["document_valid"], "номер паспорта РФ: 6 цифр"),
+        (V(document_series="=1+1"), ["document_valid"], "серия паспорта РФ: 4 цифры"),
+        (
+            V(
+                document_type="свидетельство о рождении",
+                document_series="IV-МЮ",
+                document_number="+12345",
+            ),
+            ["document_valid"],
+            "номер свидетельства о рождении: 6 цифр",
+        ),
+        # a free-form document: the sign is the only thing wrong, and that is what is said
+        (
+            V(document_type="документ иностранного гражданина", document_number="=123"),
+            ["document_number_plain"],
+            "номер документа: значение начинается со знака «=»",
+        ),
+        (
+            V(document_type="иной документ", document_series="@A", document_number="-123"),
+            ["document_number_plain", "document_series_plain"],  # two cells, one message each
+            "серия документа: значение начинается со знака «@»",
+        ),
+    ],
+)
+def test_a_formula_like_document_cell_gets_one_message(
+    document: dict[str, str], rules: list[str], reason: str
+) -> None:
+    problems = problems_of([document]).sort("rule")
+    assert problems["rule"].to_list() == rules
+    assert any(reason in message for message in problems["message"])
+
+
+def test_a_free_form_document_is_still_judged_beside_its_formula_like_cell() -> None:
+    row = V(document_type="иной документ", document_series="=1", document_number="12!3")
+    problems = problems_of([row]).sort("rule")
+    assert problems.select("column", "rule").rows() == [
+        ("Серия документа", "document_series_plain"),
+        ("Номер документа", "document_valid"),
+    ]
+    assert problems["message"][1] == (
+        "документ: номер документа не указан или содержит недопустимые символы"
+    )
 
 
 def test_a_future_birth_date_is_called_so() -> None:
