@@ -3,7 +3,9 @@ database key for the session as a lease it renews while it runs (a second run at
 does nothing; a killed run's key is free again within minutes), runs the stage's
 own flow, and, when the stage must wait for people — printing behind its gate, the package
 behind an open verification queue, the lists behind missing results — alerts the coordinator
-and ends as waiting instead of failing; the next scheduled run tries again."""
+and ends as waiting instead of failing; the next scheduled run tries again. A run whose key was
+taken over or given back by hand while it ran stops at its next side effect (the upload checks
+before each file) and fails."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from flows.labels import is_waiting, stage_flow, waiting
 from tasks.adapters.plan_files import resolve_plan_path
 from tasks.errors import DataError
 from tasks.plan import read_plan
-from tasks.plan_stage import alert_waiting, stage_key
+from tasks.plan_stage import alert_waiting, ensure_key_held, stage_key
 
 __all__ = ["STAGE_FLOWS", "plan_stage"]
 
@@ -74,6 +76,7 @@ def plan_stage(stage: str, plan: str, session: str, out: str = "out") -> Any:
             summary = _run(stage, out, plan, session)
         except DataError as exc:  # raised outside a stage flow's own guard: the same wait
             summary = {"status": "waiting", "reason": exc.reason}
+        ensure_key_held()  # taken over meanwhile: fail, neither alert nor report completed
     if is_waiting(summary):
         day = f"{datetime.now(UTC):%Y-%m-%d}"
         reason = str(summary["reason"])

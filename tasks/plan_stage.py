@@ -16,11 +16,11 @@ from prefect.cache_policies import NONE
 from config.settings import Settings
 from tasks.adapters.database import bootstrap
 from tasks.adapters.notifications import alert_coordinator
-from tasks.adapters.stage_locks import StageLease
+from tasks.adapters.stage_locks import StageLease, ensure_current_lease_held
 from tasks.adapters.submissions import plan_stage_id, session_info
 from tasks.adapters.unit_of_work import UnitOfWork
 
-__all__ = ["alert_waiting", "stage_key"]
+__all__ = ["alert_waiting", "ensure_key_held", "stage_key"]
 
 
 @contextmanager
@@ -49,6 +49,13 @@ def stage_key(
             yield True
     finally:
         database.dispose()
+
+
+def ensure_key_held() -> None:
+    """Raise `StageKeyLost` (the Russian reason) when this run's stage key was taken over or
+    given back by hand while it ran: the run goes no further, and fails rather than reporting
+    a stage another run may be doing at the same time."""
+    ensure_current_lease_held()
 
 
 @task(name="alert-waiting", cache_policy=NONE)

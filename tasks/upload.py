@@ -26,6 +26,7 @@ from tasks.adapters.models import FederalUpload, PlanStage
 from tasks.adapters.notifications import alert_coordinator
 from tasks.adapters.scan_files import file_digest
 from tasks.adapters.sftp import PackageFile, transport_from_settings
+from tasks.adapters.stage_locks import ensure_current_lease_held
 from tasks.adapters.submissions import mark_stage_completed, session_info
 from tasks.adapters.unit_of_work import UnitOfWork, open_unit_of_work
 from tasks.adapters.upload_store import (
@@ -163,7 +164,9 @@ def send_package(
     settings: Settings, campaign: str, session: str, package: dict[str, Any]
 ) -> dict[str, Any]:
     """Send the package (files already complete at the target are not sent again) and record
-    it in `federal_upload`."""
+    it in `federal_upload`. Under a stage key (`rcoi upload`, `plan-stage`) nothing is sent once
+    the key is lost: checked here and before each file and the manifest (`StageKeyLost`)."""
+    ensure_current_lease_held()
     directory = Path(package["directory"])
     listed = verify_manifest(directory)
     files = [PackageFile(path, size, digest) for path, (size, digest) in sorted(listed.items())]
@@ -240,6 +243,7 @@ def await_receipt(
             info = session_info(uow.session, campaign, session)
             stage_id, due, zone = _deadline(uow.session, info.id)
         while True:
+            ensure_current_lease_held()  # hours of polling: stop once another run has the key
             data = transport.fetch_return(receipt_name(package["name"]))
             receipt = (
                 parse_receipt(data, package["name"], package["manifest_sha256"]) if data else None

@@ -9,6 +9,14 @@ notes the command's descendants twice a second from /proc and, as soon as the co
 sends them SIGTERM, then SIGKILL to any still there after a grace period. It ends the same way
 after a normal exit, so nothing the command left behind survives it.
 
+A child started in the last half second before the kill is not noted yet, and once the command
+is gone it hangs below init, not below the command. So every descendant is also marked: before
+the command starts anything it puts `RCOI_REAPER_TAG=<pid>:<start time>` in its environment,
+which every process it starts inherits (and passes on), and after the command is gone the
+watcher also ends every process whose /proc/<pid>/environ holds that tag. Only a process that
+clears its environment, or one the command forks without exec (its environ is the command's
+own, which never held the tag), escapes the tag; it is still caught if it was noted.
+
 Why not a process group: the command's group is often not its own (a pipeline, a script, a
 test runner), so killing the group could kill others, and making a new one takes the command
 out of its terminal's foreground (Ctrl+C would miss it). Why not PR_SET_PDEATHSIG: it cannot
@@ -24,16 +32,18 @@ load the whole command line)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 
-__all__ = ["descendants", "start_reaper", "watch"]
+__all__ = ["TAG", "descendants", "start_reaper", "tagged", "watch"]
 
 INTERVAL_S = 0.5  # how often the command's descendants are noted
 GRACE_S = 5.0  # between SIGTERM and SIGKILL
+TAG = "RCOI_REAPER_TAG"
 
 _started: subprocess.Popen[bytes] | None = None
 
@@ -73,6 +83,24 @@ def descendants(root: int) -> dict[int, int]:
     return found
 
 
+def tagged(tag: str) -> dict[int, int]:
+    """Every process (that this user may read) whose environment holds `TAG=tag`, with its
+    start time."""
+    needle = f"{TAG}={tag}".encode()
+    found: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as stream:
+                environ = stream.read()
+        except OSError:  # gone, or another user's
+            continue
+        if needle in environ.split(b"\0") and (stat := _stat(int(name))) is not None:
+            found[int(name)] = stat[1]
+    return found
+
+
 def _send(targets: dict[int, int], signum: int) -> None:
     for pid, start in targets.items():
         if _running(pid, start):
@@ -92,16 +120,25 @@ def watch(parent: int, parent_start: int) -> None:
     targets = dict(known)
     for pid in known:
         targets.update(descendants(pid))
+    # ... and a child started since the last look is found by the tag it inherited.
+    late = tagged(f"{parent}:{parent_start}")
+    targets.update(late)
+    for pid in late:
+        targets.update(descendants(pid))
     targets.pop(me, None)
     _send(targets, signal.SIGTERM)
     deadline = time.monotonic() + GRACE_S
     while time.monotonic() < deadline and any(_running(p, s) for p, s in targets.items()):
         time.sleep(0.1)
+    targets.update(tagged(f"{parent}:{parent_start}"))  # started during the grace period
+    targets.pop(me, None)
     _send(targets, signal.SIGKILL)
 
 
 def start_reaper() -> None:
-    """Start the watcher of this process (once; Linux only)."""
+    """Start the watcher of this process (once; Linux only) and tag the environment every
+    process started from now on inherits. A watcher that cannot start (a process limit) is a
+    warning, not a failed command."""
     global _started
     if _started is not None or not sys.platform.startswith("linux"):
         return
@@ -109,14 +146,23 @@ def start_reaper() -> None:
     stat = _stat(me)
     if stat is None:
         return
-    _started = subprocess.Popen(  # kept referenced: it outlives this process
-        [sys.executable, "-I", "-S", os.path.abspath(__file__), str(me), str(stat[1])],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
+    os.environ[TAG] = f"{me}:{stat[1]}"  # the watcher inherits it too, and spares itself
+    try:
+        _started = subprocess.Popen(  # kept referenced: it outlives this process
+            [sys.executable, "-I", "-S", os.path.abspath(__file__), str(me), str(stat[1])],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as exc:
+        os.environ.pop(TAG, None)
+        logging.getLogger("rcoi.reaper").warning(
+            "the watcher that ends this command's processes with it did not start (%s): if "
+            "the command is killed, its Prefect server and pool workers may go on running",
+            exc,
+        )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from flows.cli.common import (
     SESSION_HELP,
     WORKERS_HELP,
     echo_json,
+    exit_for,
     load_plan_or_exit,
     parse_instant,
     prefect_environment,
@@ -173,7 +174,7 @@ def _guarded(
 ) -> Iterator[None]:
     """The stage's database key for a run by hand, as `rcoi serve` takes it (a lease renewed
     while the command runs): refused while a scheduled run (or another person) holds it."""
-    from tasks.adapters.stage_locks import StageLease
+    from tasks.adapters.stage_locks import StageKeyLost, StageLease
     from tasks.adapters.submissions import session_info
     from tasks.adapters.unit_of_work import UnitOfWork
 
@@ -190,6 +191,10 @@ def _guarded(
         )
     with lease:
         yield
+        try:  # the stage ran to its end, but another run may have had the key meanwhile
+            lease.ensure_held()
+        except StageKeyLost as exc:
+            raise exit_for(exc) from None
 
 
 def _holder() -> str:
@@ -314,7 +319,7 @@ def stage_release(
 
     Запись в журнал аудита: кто, почему, чей был ключ. Ключ живого запуска снимать не
     нужно: тот продлевает его, и этап может начаться второй раз. Код 2, если ключ не занят."""
-    from tasks.adapters.stage_locks import release_by_hand
+    from tasks.adapters.stage_locks import database_now, release_by_hand
     from tasks.adapters.unit_of_work import UnitOfWork
     from tasks.domain.plan import StageKind
 
@@ -325,21 +330,22 @@ def stage_release(
         raise usage_error("укажите, кто снимает ключ (--actor) и почему (--note)")
     settings = settings_for(out)
     _, code, database, session_id = require_session(settings, plan, session)
-    now = datetime.now(UTC)
     try:
         with UnitOfWork(database.session_factory) as uow:
+            now = database_now(uow.session)  # the clock the key's expiry follows
             key = release_by_hand(uow.session, session_id, stage, actor.strip(), note.strip(), now)
     finally:
         database.dispose()
     if key is None:
         raise usage_error(f"ключ этапа {stage} срока {code} не занят: снимать нечего")
-    renewed = now - (key.expires_at - timedelta(seconds=settings.stage_lease_s))
+    # The holder's own lease length is not stored (its settings may differ from these): say
+    # when the key would have run out, not when it was last renewed.
     state = (
         f"истёк {key.expires_at:%d.%m.%Y %H:%M:%S} UTC"
         if key.expires_at <= now
-        else f"действовал до {key.expires_at:%H:%M:%S} UTC, продлён "
-        f"{max(0, int(renewed.total_seconds()))} с назад — если этот запуск жив, он сообщит "
-        "о потере ключа"
+        else f"истекал бы в {key.expires_at:%d.%m.%Y %H:%M:%S} UTC (часы базы данных: "
+        f"{now:%H:%M:%S} UTC) — если этот запуск жив, он узнает о потере ключа при следующем "
+        "продлении и остановится перед следующим действием"
     )
     logging.getLogger("rcoi.stage").warning(
         "stage key %s of %s released by %s (holder %s): %s", stage, code, actor, key.holder, note

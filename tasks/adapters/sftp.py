@@ -9,6 +9,7 @@ a partial temp file is continued from its size, and the manifest goes last: a pa
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import hashlib
 import logging
@@ -28,6 +29,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import paramiko  # type: ignore[import-untyped]
 
 from config.settings import Settings
+from tasks.adapters.stage_locks import ensure_current_lease_held
 from tasks.errors import (
     ConfigError,
     HostKeyRefused,
@@ -259,6 +261,7 @@ def _is_complete(store: _Store, path: str, expected: PackageFile) -> bool:
 
 def _put(store: _Store, item: _Item) -> Outcome:
     """Bring one file to its final name in the store, checked; continue a partial temp file."""
+    ensure_current_lease_held()  # a run that lost its stage key sends nothing more
     final, expected = item.dest, item.file
     temp = temp_path(final)
     store.makedirs(posixpath.dirname(final))
@@ -843,7 +846,11 @@ class SftpTransport:
         workers = min(self.config.concurrency, len(items))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sftp-upload") as pool:
             futures = [
-                pool.submit(self._drain, package, pending, stop, tallies) for _ in range(workers)
+                # each worker in a copy of this context: it sees the run's stage key (`_put`)
+                pool.submit(
+                    contextvars.copy_context().run, self._drain, package, pending, stop, tallies
+                )
+                for _ in range(workers)
             ]
         errors = [exc for future in futures if (exc := future.exception()) is not None]
         if errors:

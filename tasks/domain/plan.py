@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -61,12 +61,44 @@ class _Strict(BaseModel):
 
 class EndOfDay(dt.time):
     """24:00 written in a plan: the end of its day, resolved as 00:00 of the next day (the way
-    `rcoi plan show` prints an end at midnight). Equal only to itself, never to 00:00."""
+    `rcoi plan show` prints an end at midnight). Equal only to itself, never to 00:00; later
+    than every other time of the day; `replace` refused (the result would still print 24:00).
+    Its `hour` is 0: code that needs its instant goes through `resolve_plan`."""
 
     __slots__ = ()
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, EndOfDay)
+        if isinstance(other, dt.time):
+            return isinstance(other, EndOfDay)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, dt.time):
+            return not isinstance(other, EndOfDay)
+        return NotImplemented
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, dt.time):
+            return False
+        return NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        if isinstance(other, dt.time):
+            return isinstance(other, EndOfDay)
+        return NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, dt.time):
+            return not isinstance(other, EndOfDay)
+        return NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        if isinstance(other, dt.time):
+            return True
+        return NotImplemented
+
+    def replace(self, *args: object, **kwargs: object) -> dt.time:  # type: ignore[override]
+        raise TypeError("24:00 (END_OF_DAY) has no hour or minute to replace")
 
     def __hash__(self) -> int:
         return hash("24:00")
@@ -298,9 +330,12 @@ class LocalTimeNote:
     jumped over it) or ambiguous (`fold`: it came twice), and the instant it was read as.
 
     A gap is read with the offset before the change (the time moved on by the jump) and is an
-    error of the plan. Of a fold's two instants a start takes the later (nothing begins too
+    error of the plan — a warning for one occurrence of a recurring item (`recurring`), which
+    moves by the jump. Of a fold's two instants a start takes the later (nothing begins too
     early: an embargo holds) and an end or a due day the earlier (alerts come early, as a bare
-    «до» is read strictly); `check_plan` warns."""
+    «до» is read strictly), unless that end would come before the start: then the end takes
+    the later too (`check_plan` warns). A day without a time is its first instant and never
+    noted (a zone that changes its clocks at midnight: that day starts at 01:00)."""
 
     kind: Literal["gap", "fold"]
     local: datetime  # naive: the wall-clock time as the plan gives it
@@ -309,6 +344,7 @@ class LocalTimeNote:
     after: timedelta  # UTC offset after it
     taken: datetime  # the aware instant the plan now uses
     role: Literal["start", "end"]
+    recurring: bool = False  # one occurrence of a recurring item
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,16 +395,21 @@ def _day(ref: DateRef, ctx: _Context) -> date:
     return ctx.calendar.add_working_days(ctx.exam_date, ref.offset)
 
 
-def _local(day: date, clock: time, ctx: _Context, role: Literal["start", "end"]) -> datetime:
-    """The instant of a local day and time in the context's zone: 24:00 is the next day's
-    00:00; a time a clock change skipped or repeated is noted (see LocalTimeNote)."""
+def _local(day: date, clock: time | None, ctx: _Context, role: Literal["start", "end"]) -> datetime:
+    """The instant of a local day and time in the context's zone: no time is the first instant
+    of the day and 24:00 that of the next day (neither is noted: the day exists even when its
+    midnight does not); a written time a clock change skipped or repeated is noted (see
+    LocalTimeNote)."""
+    implicit = clock is None or isinstance(clock, EndOfDay)
     if isinstance(clock, EndOfDay):
-        day, clock = day + timedelta(days=1), time(0)
-    naive = datetime.combine(day, clock)
+        day = day + timedelta(days=1)
+    naive = datetime.combine(day, time(0) if implicit or clock is None else clock)
     first, second = naive.replace(tzinfo=ctx.zone, fold=0), naive.replace(tzinfo=ctx.zone, fold=1)
     before, after = first.utcoffset(), second.utcoffset()
     if before is None or after is None or before == after:
         return first
+    if implicit:  # the day's first instant: a midnight skipped is the moment of the jump
+        return first.astimezone(UTC).astimezone(ctx.zone)
     # In a gap the wall time does not come back from UTC; in a fold it does, twice.
     gap = first.astimezone(UTC).astimezone(ctx.zone).replace(tzinfo=None) != naive
     # Stored as the wall time that instant really shows (a gap's 02:30 becomes 03:30): Python
@@ -381,7 +422,7 @@ def _local(day: date, clock: time, ctx: _Context, role: Literal["start", "end"])
 
 
 def _start(ref: DateRef, ctx: _Context) -> datetime:
-    return _local(_day(ref, ctx), ref.time or time(0), ctx, "start")
+    return _local(_day(ref, ctx), ref.time, ctx, "start")
 
 
 def _end(ref: DateRef, ctx: _Context) -> datetime:
@@ -397,7 +438,7 @@ def _month_start(month: str, after: int = 0) -> date:
 
 def _recurring(spec: Recurring, ctx: _Context) -> tuple[datetime, ...]:
     first, last = _start(spec.start, ctx), _end(spec.end, ctx)
-    at, days = spec.time or time(0), []
+    at, days = spec.time, []
     if spec.every == "month":
         cursor = date(first.year, first.month, 1)
         while cursor <= last.date():
@@ -415,7 +456,9 @@ def _recurring(spec: Recurring, ctx: _Context) -> tuple[datetime, ...]:
         moment = _local(day, at, scratch, "end")
         if first <= moment < last:
             out.append(moment)
-            ctx.notes.extend(note for note in scratch.notes if note.taken == moment)
+            ctx.notes.extend(
+                replace(note, recurring=True) for note in scratch.notes if note.taken == moment
+            )
         scratch.notes.clear()
     return tuple(out)
 
@@ -503,11 +546,11 @@ def _instants(
             if spec.inclusive:
                 end = _end(spec.by, ctx)
             else:
-                end = _local(_day(spec.by, ctx), spec.by.time or time(0), ctx, "end")
+                end = _local(_day(spec.by, ctx), spec.by.time, ctx, "end")
                 ambiguous = spec.inclusive is None
         case MonthWindow():
-            start = _local(_month_start(spec.month), time(0), ctx, "start")
-            end = _local(_month_start(spec.through or spec.month, after=1), time(0), ctx, "end")
+            start = _local(_month_start(spec.month), None, ctx, "start")
+            end = _local(_month_start(spec.through or spec.month, after=1), None, ctx, "end")
         case Recurring():
             occurrences = _recurring(spec, ctx)
             start, end = _start(spec.start, ctx), _end(spec.end, ctx)
@@ -517,7 +560,21 @@ def _instants(
             else:
                 start, end = _start(spec.resolved.start, ctx), _end(spec.resolved.end, ctx)
                 timed = spec.resolved.start.time is not None
-    return start, end, occurrences, (ambiguous, unresolved, timed)
+    return start, _not_before(start, end, ctx), occurrences, (ambiguous, unresolved, timed)
+
+
+def _not_before(start: datetime | None, end: datetime | None, ctx: _Context) -> datetime | None:
+    """The end, read as the later of a repeated local time when the earlier would put it before
+    the start (02:30–02:45 in the hour that came twice: the start is the second 02:30, so the
+    end is the second 02:45). An end still before its start is the plan's error."""
+    if start is None or end is None or end.astimezone(UTC) >= start.astimezone(UTC):
+        return end
+    for index, note in enumerate(ctx.notes):
+        if note.kind == "fold" and note.role == "end" and note.taken is end:
+            later = note.local.replace(tzinfo=ctx.zone, fold=1).astimezone(UTC)
+            ctx.notes[index] = replace(note, taken=later.astimezone(ctx.zone))
+            return ctx.notes[index].taken
+    return end
 
 
 def _applies(stage: Stage, session: Session | None) -> bool:
@@ -727,7 +784,9 @@ def _span_problems(resolved: list[ResolvedStage]) -> list[PlanProblem]:
             stage.session_id,
         )
         for stage in resolved
-        if stage.start is not None and stage.end is not None and stage.end <= stage.start
+        if stage.start is not None
+        and stage.end is not None
+        and stage.end.astimezone(UTC) <= stage.start.astimezone(UTC)  # not the wall clocks
     ]
 
 
@@ -801,6 +860,15 @@ def _local_time_message(note: LocalTimeNote) -> tuple[Severity, str, str]:
     when = f"{note.local:%d.%m.%Y %H:%M} ({note.zone})"
     change = f"с {_offset(note.before)} на {_offset(note.after)}"
     utc = f"{note.taken.astimezone(UTC):%d.%m.%Y %H:%M} UTC"
+    if note.kind == "gap" and note.recurring:
+        shift = int((note.after - note.before).total_seconds()) // 60
+        return (
+            Severity.WARNING,
+            "shifted-occurrence",
+            f"повторяющийся срок {when} в этот день не наступает: часы переводили вперёд, "
+            f"{change}; это вхождение сдвинуто на {shift} мин — на "
+            f"{note.taken:%d.%m.%Y %H:%M} ({utc}); остальные — в указанное время",
+        )
     if note.kind == "gap":
         return (
             Severity.ERROR,
@@ -809,11 +877,12 @@ def _local_time_message(note: LocalTimeNote) -> tuple[Severity, str, str]:
             f"{change}; укажите время до перевода или после него (сейчас прочитано как {utc})",
         )
     offset = note.taken.utcoffset() or timedelta(0)
-    which = (
-        "второе (это начало этапа: раньше ничего не начнётся)"
-        if note.role == "start"
-        else "первое (это окончание или срок: напоминания придут раньше)"
-    )
+    if note.role == "start":
+        which = "второе (это начало этапа: раньше ничего не начнётся)"
+    elif offset == note.after:
+        which = "второе (как и у начала этапа: иначе окно кончалось бы раньше, чем начинается)"
+    else:
+        which = "первое (это окончание или срок: напоминания придут раньше)"
     return (
         Severity.WARNING,
         "ambiguous-time",

@@ -173,3 +173,49 @@ def test_a_killed_command_leaves_no_server_or_pool_process_behind(tmp_path: Path
     while left := {pid: _command_line(pid) for pid, start in seen.items() if _alive(pid, start)}:
         assert time.monotonic() - killed < 30, f"still running after the kill: {left}"
         time.sleep(0.2)
+
+
+_PARENT = """
+import importlib.util, subprocess, sys, time
+spec = importlib.util.spec_from_file_location("reaper", sys.argv[1])
+reaper = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(reaper)
+reaper.start_reaper()
+early = subprocess.Popen(["sleep", "120"])
+time.sleep(1.5)  # the watcher has noted it
+late = subprocess.Popen(["sleep", "120"])
+# a daemon: its parent exits at once, so it never hangs below this process
+daemon = subprocess.run(
+    ["sh", "-c", "sleep 120 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True
+).stdout.strip()
+print(early.pid, late.pid, daemon, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_child_started_right_before_the_kill_ends_with_the_command(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(_PARENT, encoding="utf-8")
+    reaper = ROOT / "flows" / "cli" / "reaper.py"
+    environment = {k: v for k, v in os.environ.items() if k != "RCOI_REAPER_TAG"}
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(reaper)],
+        stdout=subprocess.PIPE,
+        env=environment,
+    )
+    children: dict[int, int] = {}
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline()  # blocks until the children run
+        for pid in map(int, line.split()):
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+            children[pid] = int(stat[stat.rindex(b")") + 2 :].split()[19])
+    finally:
+        parent.send_signal(signal.SIGKILL)  # well within the watcher's half second
+        parent.wait()
+    assert len(children) == 3
+    killed = time.monotonic()
+    while left := [pid for pid, start in children.items() if _alive(pid, start)]:
+        assert time.monotonic() - killed < 12, f"still running after the kill: {left}"
+        time.sleep(0.1)

@@ -913,7 +913,7 @@ def test_a_local_time_that_a_clock_change_skipped_is_an_error(
 def test_a_local_time_a_clock_change_repeated_is_a_warning_and_read_on_the_safe_side() -> None:
     # 31.10.2010 in Moscow: 03:00 (UTC+04) went back to 02:00 (UTC+03); 02:30 came twice.
     plan = make_plan(
-        stage("hold", window(on("2010-10-31", "02:30"), on("2010-10-31", "02:30"))),
+        stage("hold", window(on("2010-10-31", "02:30"), on("2010-10-31", "03:30"))),
         stage("submit", {"kind": "deadline", "by": on("2010-10-31", "02:30"), "inclusive": True}),
         sessions=(),
         timezone="Europe/Moscow",
@@ -921,11 +921,9 @@ def test_a_local_time_a_clock_change_repeated_is_a_warning_and_read_on_the_safe_
     )
     hold, submit = resolve_plan(plan)
     assert hold.start is not None
-    assert hold.end is not None
     assert hold.start.astimezone(UTC) == utc(2010, 10, 30, 23, 30)  # a start: the later
-    assert hold.end.astimezone(UTC) == utc(2010, 10, 30, 22, 30)  # an end: the earlier
     assert submit.due is not None
-    assert submit.due.astimezone(UTC) == utc(2010, 10, 30, 22, 30)
+    assert submit.due.astimezone(UTC) == utc(2010, 10, 30, 22, 30)  # a due time: the earlier
     problems = [p for p in check_plan(plan) if p.code == "ambiguous-time"]
     assert {(p.stage_id, p.severity) for p in problems} == {
         ("hold", Severity.WARNING),
@@ -933,6 +931,124 @@ def test_a_local_time_a_clock_change_repeated_is_a_warning_and_read_on_the_safe_
     }
     assert all("наступает дважды" in p.message for p in problems)
     assert any("взято второе (это начало этапа" in p.message for p in problems)
+    assert any("взято первое (это окончание или срок" in p.message for p in problems)
+
+
+def test_a_window_inside_the_repeated_hour_never_ends_before_it_starts() -> None:
+    plan = make_plan(
+        stage("hold", window(on("2010-10-31", "02:30"), on("2010-10-31", "02:45"))),
+        sessions=(),
+        timezone="Europe/Moscow",
+        school_year="2010/11",
+    )
+    hold = only(plan)
+    assert hold.start is not None
+    assert hold.end is not None
+    # both the second 02:30 and 02:45: a quarter of an hour, not minus three quarters
+    assert hold.start.astimezone(UTC) == utc(2010, 10, 30, 23, 30)
+    assert hold.end.astimezone(UTC) == utc(2010, 10, 30, 23, 45)
+    problems = check_plan(plan)
+    assert {p.code for p in problems} == {"ambiguous-time"}
+    assert any("как и у начала этапа" in p.message for p in problems)
+
+
+def test_a_window_backwards_in_the_repeated_hour_is_an_error() -> None:
+    plan = make_plan(
+        stage("hold", window(on("2010-10-31", "02:45"), on("2010-10-31", "02:30"))),
+        sessions=(),
+        timezone="Europe/Moscow",
+        school_year="2010/11",
+    )
+    assert "end-before-start" in {p.code for p in check_plan(plan)}
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "first_instant"),
+    [
+        # the clocks jumped from 00:00 to 01:00: the day began at 01:00
+        ("America/Sao_Paulo", "2018-11-04", utc(2018, 11, 4, 3)),
+        ("America/Santiago", "2019-09-08", utc(2019, 9, 8, 4)),
+        ("Asia/Beirut", "2019-03-31", utc(2019, 3, 30, 22)),
+    ],
+)
+def test_a_day_whose_midnight_was_skipped_starts_at_its_first_instant_unflagged(
+    zone: str, day: str, first_instant: datetime
+) -> None:
+    weekday = date.fromisoformat(day).isoweekday()
+    plan = make_plan(
+        stage("enter", window(on(day), on(day))),
+        stage("submit", {"kind": "deadline", "by": on(day), "inclusive": False}),
+        stage(
+            "weekly",
+            {
+                "kind": "recurring",
+                "every": "week",
+                "day": weekday,
+                "start": on(f"{day[:4]}-01-01"),
+                "end": on(f"{day[:4]}-12-31"),
+            },
+        ),
+        sessions=(),
+        timezone=zone,
+        school_year=f"{day[:4]}/{int(day[2:4]) + 1:02d}",
+    )
+    enter, submit, weekly = resolve_plan(plan)
+    assert enter.start is not None
+    assert enter.start.astimezone(UTC) == first_instant
+    assert submit.due is not None
+    assert submit.due.astimezone(UTC) == first_instant
+    assert first_instant in {moment.astimezone(UTC) for moment in weekly.occurrences}
+    codes = {p.code for p in check_plan(plan)}
+    assert not codes & {"nonexistent-time", "ambiguous-time", "shifted-occurrence"}
+
+
+def test_one_occurrence_of_a_weekly_item_in_a_skipped_hour_is_a_warning_with_its_shift() -> None:
+    # Moscow 27.03.2011 (a Sunday): 02:00 jumped to 03:00; the weekly 02:30 of that day moved
+    weekly = {
+        "kind": "recurring",
+        "every": "week",
+        "day": 7,
+        "start": on("2011-03-01"),
+        "end": on("2011-04-30"),
+        "time": "02:30",
+    }
+    plan = make_plan(
+        stage("weekly", weekly), sessions=(), timezone="Europe/Moscow", school_year="2010/11"
+    )
+    [problem] = check_plan(plan)
+    assert (problem.severity, problem.code) == (Severity.WARNING, "shifted-occurrence")
+    assert "сдвинуто на 60 мин" in problem.message
+    assert "27.03.2011 03:30" in problem.message
+    resolved = only(plan)
+    assert len(resolved.occurrences) == 8  # every Sunday of 06.03–24.04, none dropped
+    # a one-off trigger at the same moment stays an error
+    one_off = make_plan(
+        stage("publish", {"kind": "exact", "at": on("2011-03-27", "02:30")}),
+        sessions=(),
+        timezone="Europe/Moscow",
+        school_year="2010/11",
+    )
+    assert [p.code for p in check_plan(one_off)] == ["nonexistent-time"]
+
+
+def test_24_00_cannot_be_mistaken_for_midnight_or_turned_into_another_time() -> None:
+    from datetime import time
+
+    from tasks.domain.plan import END_OF_DAY
+
+    with pytest.raises(TypeError, match="24:00"):
+        END_OF_DAY.replace(hour=5)
+    assert END_OF_DAY > time(23, 59, 59)
+    assert not END_OF_DAY < time(9)
+    assert time(9) < END_OF_DAY
+    assert time(0) <= END_OF_DAY
+    assert END_OF_DAY >= END_OF_DAY
+    assert END_OF_DAY <= END_OF_DAY
+    assert END_OF_DAY != time(0)
+    assert time(0) != END_OF_DAY
+    assert not END_OF_DAY == time(0)  # noqa: SIM201
+    assert max(time(9), END_OF_DAY, time(0)) is END_OF_DAY
+    assert sorted([END_OF_DAY, time(9), time(0)]) == [time(0), time(9), END_OF_DAY]
 
 
 def test_times_away_from_a_clock_change_are_not_flagged() -> None:
