@@ -1,6 +1,10 @@
 """The security headers of every response of `rcoi web` (pages, crops, static files,
 redirects, error pages, the alert endpoint) and its Russian error pages.
 
+A request that came over https (as uvicorn sees it: its own TLS, or X-Forwarded-Proto from a
+proxy RCOI_TRUSTED_PROXIES names) also gets Strict-Transport-Security, so the proxy needs to
+add nothing; over plain http it would mean nothing (browsers ignore it there) and is not sent.
+
 A page sets its own Content-Security-Policy (and the like); the middleware adds whatever a
 response lacks, so a crop or a stylesheet gets the strictest defaults. Only the static files
 (stylesheets, the pages' script: nothing personal) may be cached, briefly: a script fetched
@@ -19,7 +23,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ERROR_HANDLERS", "SECURITY_HEADERS", "STATIC_CACHE", "SecurityHeaders", "error_page"]
+__all__ = [
+    "ERROR_HANDLERS",
+    "HSTS",
+    "SECURITY_HEADERS",
+    "STATIC_CACHE",
+    "SecurityHeaders",
+    "error_page",
+]
 
 SECURITY_HEADERS: Mapping[str, str] = {
     "cache-control": "no-store",
@@ -32,6 +43,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "x-frame-options": "DENY",
 }
 STATIC_CACHE = "public, max-age=600"
+HSTS = "max-age=31536000"  # a year; not includeSubDomains: the region's other sites are not ours
 _ERRORS_RU = {
     400: "Неверный запрос",
     403: "Доступ запрещён",
@@ -44,7 +56,7 @@ _ERRORS_RU = {
 
 class SecurityHeaders:
     """ASGI middleware: every HTTP response gets SECURITY_HEADERS it does not set itself;
-    under the `static` path prefixes, STATIC_CACHE instead of no-store."""
+    under the `static` path prefixes, STATIC_CACHE instead of no-store; over https, HSTS."""
 
     def __init__(self, app: ASGIApp, static: tuple[str, ...] = ()) -> None:
         self.app, self.static = app, static
@@ -55,6 +67,7 @@ class SecurityHeaders:
             return
 
         static = str(scope.get("path", "")).startswith(self.static) if self.static else False
+        https = scope.get("scheme") == "https"
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -63,6 +76,8 @@ class SecurityHeaders:
                     headers.setdefault("cache-control", STATIC_CACHE)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if https:
+                    headers.setdefault("strict-transport-security", HSTS)
             await send(message)
 
         await self.app(scope, receive, send_secured)

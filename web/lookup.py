@@ -5,11 +5,12 @@ The lookup answers only an exact match (tasks/adapters/lookup_store.py) of one p
 queries go by POST so that nothing personal reaches a URL, a referrer or an access log, and
 nothing submitted is logged or echoed back. Not found and malformed give one and the same
 page; every query, found or not, counts against the client's limit (a keyed hash of its
-address) and its subnet's; past a global ceiling every client's limit shrinks, nobody is
-locked out (docs/inform.md says why). The client is the connection's address: a proxy's
-X-Forwarded-For counts only from the proxies RCOI_TRUSTED_PROXIES names (web/app.py). An
-acknowledgement link shows on GET (mail scanners prefetch links) and records only on a POST
-from its own page (same origin).
+address) and, for IPv6, its /64's; past a global ceiling every client's limit shrinks and an
+IPv4 /24 gets a (generous) limit too, nobody is locked out (docs/inform.md says why). The
+client is the connection's address: a proxy's X-Forwarded-For counts only from the proxies
+RCOI_TRUSTED_PROXIES names (web/app.py). An acknowledgement link shows on GET (mail scanners
+prefetch links) and records only on a POST from its own page (same origin, compared as
+origin_of spells it).
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from starlette.staticfiles import StaticFiles
 from config.settings import Settings
 from tasks.adapters.acknowledgements import AckView, acknowledge, view
 from tasks.adapters.database import Database
-from tasks.adapters.lookup_store import allow, client_key, find_results, lookup_key
+from tasks.adapters.lookup_store import allow, client_key, find_results, is_ipv6, lookup_key
 from tasks.adapters.unit_of_work import UnitOfWork
 
 __all__ = [
     "DOCUMENTS_RU",
+    "FLOOD_SUBNET_FACTOR",
     "GLOBAL_FACTOR",
     "NOT_FOUND",
     "STATIC",
@@ -43,6 +45,7 @@ __all__ = [
     "PublicSite",
     "ack_routes",
     "lookup_routes",
+    "origin_of",
     "public_site",
 ]
 
@@ -52,7 +55,11 @@ STATIC = "/static"
 NOT_FOUND = "Результат не найден. Проверьте фамилию и номер документа или код работы."
 DOCUMENTS_RU = {"results": "Результаты итогового сочинения (изложения)"}
 GLOBAL_FACTOR = 50  # the global ceiling: this many clients' limits per window
-SUBNET_FACTOR = 5  # a /24 or /64: this many clients' limits per window
+SUBNET_FACTOR = 5  # an IPv6 /64 (one subscriber's): this many clients' limits per window
+# An IPv4 /24 only past the global ceiling: a carrier's NAT puts thousands of participants
+# behind a few /24s, so in normal times none is limited as a whole; in a flood a /24 gets this
+# many clients' limits (a hosting block's 254 addresses × 3 would get 762).
+FLOOD_SUBNET_FACTOR = 20
 MAX_BODY = 2048  # bytes of a lookup form: three short fields
 FIELDS = ("surname", "document", "work_code")
 MONTHS_RU = (
@@ -88,7 +95,8 @@ class PublicSite:
     limit: int
     window: timedelta
     global_limit: int
-    subnet_limit: int
+    subnet_limit: int  # an IPv6 /64's, always
+    flood_subnet_limit: int  # an IPv4 /24's, past the global ceiling only
     origin: str | None = None  # RCOI_PUBLIC_BASE_URL's, where the mailed links point
     now: Callable[[], datetime] = _utc_now
     templates: Environment = field(
@@ -127,16 +135,36 @@ def public_site(database: Database, settings: Settings) -> PublicSite:
         timedelta(seconds=settings.lookup_window_s),
         settings.lookup_limit * GLOBAL_FACTOR,
         settings.lookup_limit * SUBNET_FACTOR,
+        settings.lookup_limit * FLOOD_SUBNET_FACTOR,
         origin_of(settings.public_base_url),
     )
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def origin_of(url: str) -> str | None:
-    """`scheme://host[:port]` of a URL, as a browser's Origin header spells it."""
-    parts = urlsplit(url.strip())
-    if not parts.scheme or not parts.netloc:
+    """`scheme://host[:port]` of an http(s) URL as a browser's Origin header spells it: in
+    lower case, the host in ASCII (IDNA: `рцои42.рф` is `xn--42-vlcxj0b.xn--p1ai`), no user
+    info, no default port (:443 of https, :80 of http); None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # a port out of range or not a number
         return None
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    else:
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:  # an empty or overlong label
+            return None
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
 
 
 def long_date(day: date) -> str:
@@ -201,7 +229,8 @@ def lookup_routes(site: PublicSite) -> list[BaseRoute]:
                 site.now(),
                 site.limit,
                 site.window,
-                subnet_limit=site.subnet_limit,
+                network_limit=site.subnet_limit if is_ipv6(address) else None,
+                flood_network_limit=None if is_ipv6(address) else site.flood_subnet_limit,
                 global_limit=site.global_limit,
             )
             uow.commit()
@@ -255,16 +284,16 @@ def ack_routes(site: PublicSite) -> list[BaseRoute]:
 
     def same_origin(request: Request) -> bool:
         """The POST comes from a page of this site: its Origin (else its Referer's origin) is
-        this request's own or the public base URL's. Neither header: refused (every browser
-        sends Origin with a form's POST)."""
+        this request's own or the public base URL's, both as origin_of spells them. Neither
+        header: refused (every browser sends Origin with a form's POST)."""
         given = request.headers.get("origin")
-        if given is None or given == "null":
-            referer = request.headers.get("referer")
-            given = origin_of(referer) if referer else None
-        if not given:
+        if given is None or given.strip() == "null":
+            given = request.headers.get("referer")
+        origin = origin_of(given) if given else None
+        if origin is None:
             return False
-        own = f"{request.url.scheme}://{request.url.netloc}".lower()
-        return given.strip().lower() in {own, site.origin}
+        own = origin_of(f"{request.url.scheme}://{request.url.netloc}")
+        return origin in {own, site.origin}
 
     async def ack_page(request: Request) -> Response:
         token = str(request.path_params["token"])

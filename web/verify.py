@@ -3,10 +3,11 @@
 Every page but the login needs a signed-in operator; sessions expire (tasks/adapters/
 operators.py); every form post carries the session's CSRF token (the login form a cookie's
 double-submitted token); passwords are scrypt hashes, checked in a worker thread (a few at a
-time) so that a login never stalls the other pages, and failed logins are throttled
-(web/throttle.py). An operator sees the crop and codes of an item offered to him, never the
-rest of the blank; whole pages (rejected ones) only a senior verifier sees. Keyboard only: the
-answer field has the focus, Enter sends, Esc skips, «g» opens the group.
+time, a bounded number waiting) so that a login never stalls the other pages, and failed logins
+are throttled (web/throttle.py), the operator's own browser by its «known browser» tag. An
+operator sees the crop and codes of an item offered to him, never the rest of the blank; whole
+pages (rejected ones) only a senior verifier sees. Keyboard only: the answer field has the
+focus, Enter sends, Esc skips, «g» opens the group.
 """
 
 from __future__ import annotations
@@ -60,16 +61,18 @@ from tasks.errors import DataError
 from web.headers import ERROR_HANDLERS, SecurityHeaders
 from web.throttle import LoginThrottle
 
-__all__ = ["VerifySite", "create_app", "verify_routes", "verify_site"]
+__all__ = ["VerifySite", "create_app", "tag_issued", "verify_routes", "verify_site"]
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "rcoi_session"
 LOGIN_COOKIE = "rcoi_login"
 KNOWN_COOKIE = "rcoi_known"  # tags of the logins that signed in in this browser
 KNOWN_TAGS = 8  # an operators' room may share a computer
-KNOWN_MAX_AGE = 180 * 24 * 3600
+KNOWN_MAX_AGE = 180 * 24 * 3600  # seconds a tag stands for its browser after its login
 PREFIX = "/verify"
 HASHES_AT_ONCE = 2  # scrypt checks in worker threads at once (16 MiB and a core each)
+HASHES_WAITING = 16  # logins waiting for a check beyond those; more are answered 503 at once
+BUSY = "Сервер занят проверкой входов. Повторите попытку через несколько секунд."
 MAX_ID = 2**63 - 1  # larger ids exist nowhere and overflow the database's integers
 CSP = (
     "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
@@ -120,6 +123,7 @@ class VerifySite:
         self.known_key = known_key or secrets.token_bytes(32)
         self.throttle = LoginThrottle()
         self.hashing = anyio.CapacityLimiter(HASHES_AT_ONCE)
+        self.hashes_pending = 0  # checks running or waiting for a thread
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -141,9 +145,29 @@ class VerifySite:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    def known_tag(self, login: str) -> str:
-        """The login's «known browser» tag: a keyed hash, so that nobody can make one up."""
-        return hmac.new(self.known_key, login.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    def _tag(self, login: str, stored: str, issued: int, nonce: str) -> str:
+        message = f"{issued}\0{nonce}\0{login}\0{stored}".encode()
+        mac = hmac.new(self.known_key, message, hashlib.sha256).hexdigest()[:32]
+        return f"{issued}-{nonce}-{mac}"
+
+    def new_tag(self, login: str, stored: str, issued: int) -> str:
+        """The «known browser» tag a browser gets when it signs in as `login`: the issue time
+        (Unix seconds), a random nonce and a keyed hash of both, the login and the login's
+        stored password hash. Nobody can make one up, each sign-in gets its own (the throttle
+        counts its failures apart), and a new password (a new salt) or KNOWN_MAX_AGE voids
+        it."""
+        return self._tag(login, stored, issued, secrets.token_hex(8))
+
+    def valid_tag(self, login: str, stored: str, tags: list[str], now: int) -> str | None:
+        """The first of `tags` that is a live tag of `login` with this password hash."""
+        for given in tags:
+            issued = tag_issued(given)
+            if issued is None or now - issued > KNOWN_MAX_AGE:
+                continue
+            nonce = given.split("-")[1]
+            if hmac.compare_digest(self._tag(login, stored, issued, nonce), given):
+                return given
+        return None
 
     def bad_request(self, who: SignedIn, message: str) -> HTMLResponse:
         return self.page("verify/bad.html", status=400, who=who, message=message)
@@ -201,8 +225,25 @@ async def login_form(request: Request, site: VerifySite) -> Response:
     return _login_page(site)
 
 
+def tag_issued(tag: str) -> int | None:
+    """The issue time of a well-formed tag (`issued-nonce-mac`), else None."""
+    parts = tag.split("-")
+    if len(parts) != 3 or [len(part) for part in parts[1:]] != [16, 32]:
+        return None
+    issued = parts[0]
+    if not (issued.isascii() and issued.isdigit() and len(issued) <= 12):
+        return None
+    return int(issued)
+
+
 def _known_tags(request: Request) -> list[str]:
     return [t for t in request.cookies.get(KNOWN_COOKIE, "").split(".") if t][:KNOWN_TAGS]
+
+
+def _busy(site: VerifySite) -> Response:
+    response = _login_page(site, status=503, error=BUSY)
+    response.headers["Retry-After"] = "10"
+    return response
 
 
 def _locked(site: VerifySite, wait: float) -> Response:
@@ -236,25 +277,33 @@ async def login(request: Request, site: VerifySite) -> Response:
     if not cookie or not secrets.compare_digest(str(form.get("csrf", "")), cookie):
         return Response("запрос отклонён: неверный токен формы", status_code=403)
     login_name = str(form.get("login", ""))[:64]
-    client = request.client.host if request.client else "unknown"
-    tags, tag = _known_tags(request), site.known_tag(login_name)
-    known = any(hmac.compare_digest(tag, given) for given in tags)
-    wait = site.throttle.wait(login_name, client, known=known)
-    if wait > 0:  # refused before any check: a locked login learns nothing, costs nothing
-        return _locked(site, wait)
-    site.throttle.begin(login_name, client)
+    address = request.client.host if request.client else "unknown"
     with UnitOfWork(site.database.session_factory) as uow:
         operator, stored = credentials(uow.session, login_name)
         operator_id = operator.id if operator is not None else None
+    now = int(_now().timestamp())
+    tags = _known_tags(request)
+    tag = site.valid_tag(login_name, stored, tags, now) if operator_id is not None else None
+    # A bounded queue: past it, an untagged login is answered at once rather than held in
+    # memory behind a flood of others; a tagged browser's few attempts still wait their turn.
+    if site.hashes_pending >= HASHES_AT_ONCE + HASHES_WAITING and not site.throttle.spares(tag):
+        return _busy(site)
+    attempt = site.throttle.admit(login_name, address, tag=tag)
+    if attempt.wait > 0:  # refused before any check: a locked login learns nothing, costs nothing
+        return _locked(site, attempt.wait)
     # scrypt takes a core for tens of milliseconds: in a worker thread, a few at a time, so
     # that logins (an attacker's too) never stall the pages of everyone else.
-    right = await anyio.to_thread.run_sync(
-        verify_password, str(form.get("password", "")), stored, limiter=site.hashing
-    )
+    site.hashes_pending += 1
+    try:
+        right = await anyio.to_thread.run_sync(
+            verify_password, str(form.get("password", "")), stored, limiter=site.hashing
+        )
+    finally:
+        site.hashes_pending -= 1
     if operator_id is None or not right:
         _audit_failed_login(site, login_name)
         return _login_page(site, status=401, error="Неверный логин или пароль")
-    site.throttle.succeeded(login_name, client)
+    site.throttle.succeeded(attempt)
     with UnitOfWork(site.database.session_factory) as uow:
         found = uow.session.get(Operator, operator_id)
         if found is None or not found.active:  # deactivated meanwhile
@@ -266,10 +315,18 @@ async def login(request: Request, site: VerifySite) -> Response:
     # A browser-session cookie: the server ends the session (idle or at the shift's end).
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX)
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
-    # This browser is now known for the login: a lock of the login by others spares it.
+    # This browser is now known for the login (a fresh tag, its earlier ones dropped): the
+    # throttle counts its failures by the tag alone, so nobody else can lock it out.
+    others = [
+        t
+        for t in tags
+        if site.valid_tag(login_name, stored, [t], now) is None
+        and (issued := tag_issued(t)) is not None
+        and now - issued <= KNOWN_MAX_AGE
+    ]
     response.set_cookie(
         KNOWN_COOKIE,
-        ".".join([tag, *(t for t in tags if t != tag)][:KNOWN_TAGS]),
+        ".".join([site.new_tag(login_name, stored, now), *others][:KNOWN_TAGS]),
         max_age=KNOWN_MAX_AGE,
         httponly=True,
         samesite="strict",

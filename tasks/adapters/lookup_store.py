@@ -6,8 +6,9 @@ is matched by a part of a value, a pattern or a near spelling, and a query that 
 one participant finds nothing. Only verified, not annulled results are answered, with the
 participant's initials at most. The rate limit keeps one row per allowed query: a keyed hash
 of the client (never its address) and the instant, never what was asked. The hash is two
-halves, the client's subnet's and the client's own, so that one row serves the limit of a
-client and of its subnet alike (no second table).
+halves, the client's network's and the client's own, so that one row serves the limit of a
+client and of its network alike (no second table), and a network's rows are one range of the
+column's index (the keys that begin with its half), found without a scan.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ __all__ = [
     "allow",
     "client_key",
     "find_results",
+    "is_ipv6",
     "lookup_key",
     "lookup_key_path",
+    "subnet_of",
 ]
 
 _log = logging.getLogger(__name__)
@@ -58,7 +61,8 @@ FORMS_RU = {"essay": "сочинение", "exposition": "изложение"}
 MAX_FIELD = 100  # longer input is malformed: no surname or document is this long
 PRUNE_EVERY = 64  # every 64th attempt sweeps the rows older than the window
 DEGRADED_LIMIT = 3  # a client's queries per window while the global ceiling is crossed
-HALF = 32  # hex characters of each half of a client key: the subnet's, the address's
+HALF = 32  # hex characters of each half of a client key: the network's, the address's
+_ABOVE_HEX = "g"  # sorts after every hex digit, in SQLite's and PostgreSQL's collations alike
 _WORK_CODE = re.compile(rf"[0-9]{{{WORK_CODE_LENGTH}}}")
 _DOCUMENT = re.compile(r"[0-9A-ZА-ЯЁ\-]{1,40}")  # what parse_document lets into the database
 _WILDCARDS = frozenset("%_*?[]\\")
@@ -206,6 +210,13 @@ def _count(session: Session, since: datetime, *where: ColumnElement[bool]) -> in
     )
 
 
+def _in_network(client_key: str) -> list[ColumnElement[bool]]:
+    """The attempts of the client's network: the keys beginning with its half, as a range of
+    the column (an index can serve a range; `substr(...) =` or a LIKE on SQLite it cannot)."""
+    prefix = client_key[:HALF]
+    return [LookupAttempt.client_key >= prefix, LookupAttempt.client_key < prefix + _ABOVE_HEX]
+
+
 def allow(
     session: Session,
     client_key: str,
@@ -213,27 +224,30 @@ def allow(
     limit: int,
     window: timedelta,
     *,
-    subnet_limit: int | None = None,
+    network_limit: int | None = None,
+    flood_network_limit: int | None = None,
     global_limit: int | None = None,
 ) -> bool:
     """Whether this client may query now: fewer than `limit` of its attempts, and fewer than
-    `subnet_limit` of its subnet's (the first half of `client_key`), in the `window` before
+    `network_limit` of its network's (the first half of `client_key`), in the `window` before
     `now`. Once everyone's attempts in the window reach `global_limit`, nobody is locked out:
     every client's limit shrinks to DEGRADED_LIMIT instead, so a flood from many addresses
-    slows itself down while a participant arriving now still gets his few queries.
+    slows itself down while a participant arriving now still gets his few queries; and
+    `flood_network_limit`, if given, applies to the network then (only then).
 
     An allowed attempt is recorded (a successful query counts too); a refused one is not, so
     that a refused flood does not use up anyone else's allowance."""
     since = now - window
     everyone = _count(session, since) if global_limit is not None else 0
-    if global_limit is not None and everyone >= global_limit:
+    flooded = global_limit is not None and everyone >= global_limit
+    if flooded:
         limit = min(limit, DEGRADED_LIMIT)
     if _count(session, since, LookupAttempt.client_key == client_key) >= limit:
         return False
-    if subnet_limit is not None:
-        subnet = func.substr(LookupAttempt.client_key, 1, HALF)
-        if _count(session, since, subnet == client_key[:HALF]) >= subnet_limit:
-            return False
+    network_limits = [network_limit, flood_network_limit if flooded else None]
+    network = min((n for n in network_limits if n is not None), default=None)
+    if network is not None and _count(session, since, *_in_network(client_key)) >= network:
+        return False
     attempt = LookupAttempt(client_key=client_key, at=now)
     session.add(attempt)
     session.flush()
@@ -274,10 +288,20 @@ def lookup_key(settings: Settings) -> bytes:
     return path.read_bytes()
 
 
+def is_ipv6(address: str) -> bool:
+    """An IPv6 address (not an IPv4 one written as IPv6): its /64 is one subscriber's."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None
+
+
 def subnet_of(address: str) -> str:
-    """The network a client's address belongs to as one party holds it: the /24 of an IPv4
-    address (a hosting provider's block, a school's network), the /64 of an IPv6 one (one
-    household or server has all of it). Anything else (a test client's name) stands alone."""
+    """The network a client's address belongs to: the /24 of an IPv4 address (a hosting
+    provider's block, a school's network — or a mobile carrier's NAT, shared by thousands),
+    the /64 of an IPv6 one (one household or server has all of it). Anything else (a test
+    client's name) stands alone."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -1,7 +1,8 @@
 """The participants' results lookup in the regional database (tasks/adapters/lookup_store.py),
 on SQLite and PostgreSQL: only exact matches of one participant (surname and document, or a
-work code), only verified and not annulled results, and the rate limit per client and
-overall. All people here are invented."""
+work code), only verified and not annulled results, and the rate limit per client, per
+network (always, or only in a flood) and overall, its network count served by the index. All
+people here are invented."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import stat
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -371,17 +373,72 @@ def test_past_the_global_ceiling_every_client_gets_fewer_queries_but_none_is_loc
     assert allow(session, "f" * 64, NOW + WINDOW, DEGRADED_LIMIT + 2, WINDOW, global_limit=5)
 
 
-def test_the_addresses_of_one_subnet_share_its_limit(world: World) -> None:
+def test_the_addresses_of_one_network_share_its_limit(world: World) -> None:
     session = world.session
     secret = b"k" * 32
     for host in range(1, 4):
-        key = client_key(secret, f"203.0.113.{host}")
-        assert [allow(session, key, NOW, 2, WINDOW, subnet_limit=5) for _ in range(2)] == [
+        key = client_key(secret, f"2001:db8:0:1::{host}")
+        assert [allow(session, key, NOW, 2, WINDOW, network_limit=5) for _ in range(2)] == [
             True,
             (host < 3),
         ]
-    assert not allow(session, client_key(secret, "203.0.113.99"), NOW, 2, WINDOW, subnet_limit=5)
-    assert allow(session, client_key(secret, "203.0.114.1"), NOW, 2, WINDOW, subnet_limit=5)
+    assert not allow(
+        session, client_key(secret, "2001:db8:0:1::99"), NOW, 2, WINDOW, network_limit=5
+    )
+    assert allow(session, client_key(secret, "2001:db8:0:2::1"), NOW, 2, WINDOW, network_limit=5)
+
+
+def test_a_flood_network_limit_applies_only_past_the_global_ceiling(world: World) -> None:
+    """A carrier's /24: many addresses, two queries each, far more than the network's flood
+    limit in all, and none refused while the global ceiling is not crossed; once it is, the
+    network's limit applies (and every client's shrinks)."""
+    session = world.session
+    secret = b"k" * 32
+
+    def ask(address: str) -> bool:
+        key = client_key(secret, address)
+        return allow(session, key, NOW, 5, WINDOW, flood_network_limit=4, global_limit=30)
+
+    assert [ask(f"203.0.113.{host}") for host in range(1, 11) for _ in range(2)] == [True] * 20
+    for n in range(10):  # others elsewhere cross the global ceiling (30)
+        assert ask(f"198.51.{n}.1")
+    assert not ask("203.0.113.50")  # the /24 has 20 ≥ 4 in the window: refused in the flood
+    assert ask("203.0.114.1")  # another /24, a new client: its three queries
+    assert ask("203.0.114.1")
+    assert ask("203.0.114.1")
+    assert not ask("203.0.114.1")  # DEGRADED_LIMIT
+
+
+def test_a_networks_count_is_a_range_of_the_client_key_index(world: World) -> None:
+    """No migration: a network's attempts are the keys between its half and its half + «g»,
+    which the existing index on client_key serves (substr(...) = ... could not)."""
+    session = world.session
+    statements: list[tuple[str, Any]] = []
+    engine = session.get_bind()
+
+    def seen(conn: object, cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        statements.append((statement, parameters))
+
+    key = client_key(b"k" * 32, "2001:db8::1")
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert allow(session, key, NOW, 3, WINDOW, network_limit=9)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    [(network_count, parameters)] = [
+        (sql, params) for sql, params in statements if "client_key >=" in sql
+    ]
+    assert "substr" not in network_count.lower()
+    connection = session.connection()
+    if engine.dialect.name == "sqlite":
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {network_count}", parameters)
+        steps = " ".join(str(row[-1]) for row in plan)
+        assert "ix_lookup_attempt_client_key (client_key>? AND client_key<?)" in steps, steps
+    else:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = connection.exec_driver_sql(f"EXPLAIN {network_count}", parameters)
+        steps = " ".join(str(row[0]) for row in plan)
+        assert "ix_lookup_attempt_client_key" in steps, steps
 
 
 def test_old_attempts_are_swept_now_and_then(world: World) -> None:

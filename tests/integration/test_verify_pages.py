@@ -1,24 +1,31 @@
 """The operators' pages of `rcoi web` over HTTP (Starlette's TestClient, SQLite): failed logins
 are throttled per login, per client and per pair with a Russian 429, the operator's own
-browser is spared a lock others caused; a second check shows nothing of the first; crops only
-of items offered to the operator; malformed ids answer 400/404 in Russian, never 500; every
-response, crops, static files, redirects and errors included, carries the security headers."""
+browser is spared a lock others caused (behind the same address too) by a tag bound to her
+password, its age and a failure limit of its own; a full password-check queue answers 503 at
+once; a second check shows nothing of the first; crops only of items offered to the operator;
+malformed ids answer 400/404 in Russian, never 500; every response, crops, static files,
+redirects and errors included, carries the security headers, and HSTS under https."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from tasks.adapters.models import Operator
+from tasks.adapters.operators import add_operator
+from tasks.adapters.unit_of_work import UnitOfWork
 from tests.web_support import CROP, PASSWORD, SESSION, Items, login_token, serve_session
 from web.app import create_app
-from web.headers import SECURITY_HEADERS, STATIC_CACHE
-from web.throttle import BASE_LOCK, CLIENT_FAILURES, LOGIN_FAILURES, PAIR_FAILURES
-from web.verify import VerifySite
+from web.headers import HSTS, SECURITY_HEADERS, STATIC_CACHE
+from web.throttle import BASE_LOCK, CLIENT_FAILURES, LOGIN_FAILURES, PAIR_FAILURES, TAG_FAILURES
+from web.verify import BUSY, HASHES_AT_ONCE, HASHES_WAITING, KNOWN_MAX_AGE, VerifySite
 
 pytestmark = pytest.mark.integration  # a real database behind the pages
 
@@ -50,6 +57,16 @@ class Served:
     def browser(self, n: int = 1) -> TestClient:
         """A browser at its own address."""
         return TestClient(self.app, client=(f"192.0.2.{n}", 50000 + n))
+
+    def browser_at(self, address: str) -> TestClient:
+        """Another browser at `address` (behind one NAT, many browsers share it)."""
+        return TestClient(self.app, client=(address, 50000))
+
+    def stored_hash(self, login: str) -> str:
+        with UnitOfWork(self.site.database.session_factory) as uow:
+            return uow.session.scalars(
+                select(Operator.password_hash).where(Operator.login == login)
+            ).one()
 
 
 @pytest.fixture
@@ -148,6 +165,84 @@ def test_many_clients_guessing_a_login_lock_it_except_in_the_operators_own_brows
     forged = served.browser(201)
     forged.cookies.set("rcoi_known", "0" * 32, path="/verify")
     assert try_login(forged, "ivanova", PASSWORD)[0] == 429
+    forged.cookies.set("rcoi_known", "1700000000-" + "0" * 16 + "-" + "0" * 32, path="/verify")
+    assert try_login(forged, "ivanova", PASSWORD)[0] == 429
+
+
+def lock_everything_at(served: Served, address: str) -> None:
+    """Someone at `address` locks ivanova's pair there, the address itself, and (with a few
+    other addresses) the login ivanova."""
+    attacker = served.browser_at(address)
+    for _ in range(PAIR_FAILURES):
+        assert try_login(attacker, "ivanova", "подбор")[0] == 401
+    for n in range(CLIENT_FAILURES - PAIR_FAILURES):
+        assert try_login(attacker, f"guess-{n}", "подбор")[0] == 401
+    for n in range(LOGIN_FAILURES - PAIR_FAILURES):
+        assert try_login(served.browser(100 + n), "ivanova", "подбор")[0] == 401
+    assert try_login(served.browser_at(address), "ivanova", PASSWORD)[0] == 429
+    assert try_login(served.browser_at(address), "petrov", PASSWORD)[0] == 429
+
+
+def test_someone_behind_the_operators_nat_cannot_lock_her_out_of_her_own_browser(
+    served: Served,
+) -> None:
+    office = "192.0.2.50"
+    own = served.browser_at(office)
+    assert try_login(own, "ivanova", PASSWORD)[0] == 303
+    own.post("/verify/logout", data={"csrf": csrf_of(own)})
+    lock_everything_at(served, office)
+    assert try_login(own, "ivanova", PASSWORD)[0] == 303
+
+
+def test_each_sign_in_gets_its_own_tag_and_replaces_the_browsers_earlier_one(
+    served: Served,
+) -> None:
+    one, other = signed_in(served, "ivanova", n=1), signed_in(served, "ivanova", n=2)
+    first = one.cookies.get("rcoi_known")
+    assert first
+    assert first != other.cookies.get("rcoi_known")
+    assert try_login(one, "petrov", PASSWORD)[0] == 303  # a shared computer
+    assert try_login(one, "ivanova", PASSWORD)[0] == 303
+    tags = (one.cookies.get("rcoi_known") or "").split(".")
+    assert len(tags) == 2  # ivanova's new tag and petrov's, not ivanova's old one
+    assert first not in tags
+
+
+def test_a_new_password_voids_the_tags_of_the_old_one(served: Served) -> None:
+    own = signed_in(served, "ivanova", n=1)
+    own.post("/verify/logout", data={"csrf": csrf_of(own)})
+    with UnitOfWork(served.site.database.session_factory) as uow:
+        add_operator(uow.session, "ivanova", PASSWORD, "operator", actor="test")  # a new salt
+        uow.commit()
+    lock_everything_at(served, "198.51.100.1")
+    assert try_login(own, "ivanova", PASSWORD)[0] == 429
+
+
+@pytest.mark.parametrize(("days", "spared"), [(179, True), (181, False)])
+def test_a_tag_stands_for_its_browser_for_180_days(served: Served, days: int, spared: bool) -> None:
+    assert KNOWN_MAX_AGE == 180 * 24 * 3600
+    issued = int(datetime.now(UTC).timestamp()) - days * 24 * 3600
+    tag = served.site.new_tag("ivanova", served.stored_hash("ivanova"), issued)
+    browser = served.browser(60)
+    browser.cookies.set("rcoi_known", tag, path="/verify")
+    for n in range(LOGIN_FAILURES):
+        try_login(served.browser(100 + n), "ivanova", "подбор")
+    assert try_login(browser, "ivanova", PASSWORD)[0] == (303 if spared else 429)
+
+
+def test_a_tagged_browser_has_its_own_failure_limit_then_is_throttled_like_any(
+    served: Served,
+) -> None:
+    own = signed_in(served, "ivanova", n=1)
+    own.post("/verify/logout", data={"csrf": csrf_of(own)})
+    for n in range(LOGIN_FAILURES):  # others lock the login
+        try_login(served.browser(100 + n), "ivanova", "подбор")
+    # A stolen tag (or the operator mistyping): its own allowance of wrong passwords...
+    assert [try_login(own, "ivanova", "подбор")[0] for _ in range(TAG_FAILURES)] == [
+        401
+    ] * TAG_FAILURES
+    # ...then the tag is ignored: the login's lock applies to this browser too.
+    assert try_login(own, "ivanova", PASSWORD)[0] == 429
 
 
 def test_a_failed_login_is_audit_logged_without_the_password(served: Served) -> None:
@@ -160,6 +255,22 @@ def test_a_failed_login_is_audit_logged_without_the_password(served: Served) -> 
         rows = session.scalars(select(AuditLog).where(AuditLog.action == "login_failed")).all()
     assert [(row.actor, row.entity_id) for row in rows] == [("ivanova", "ivanova")]
     assert "секретная-опечатка" not in repr([(r.old, r.new) for r in rows])
+
+
+# --- the password checks' queue -----------------------------------------------------------------
+
+
+def test_a_full_queue_of_password_checks_answers_503_at_once_but_not_a_known_browser(
+    served: Served,
+) -> None:
+    own = signed_in(served, "ivanova", n=1)
+    own.post("/verify/logout", data={"csrf": csrf_of(own)})
+    served.site.hashes_pending = HASHES_AT_ONCE + HASHES_WAITING  # as if that many waited
+    response_status, body = try_login(served.browser(2), "petrov", PASSWORD)
+    assert (response_status, BUSY in body) == (503, True)
+    assert try_login(own, "ivanova", PASSWORD)[0] == 303
+    served.site.hashes_pending = HASHES_AT_ONCE + HASHES_WAITING - 1
+    assert try_login(served.browser(2), "petrov", PASSWORD)[0] == 303
 
 
 # --- the second check is blind -----------------------------------------------------------------
@@ -282,3 +393,11 @@ def test_every_response_carries_the_security_headers(served: Served) -> None:
     for name in ("crop", "redirect", "not found", "page"):
         assert responses[name].headers["cache-control"] == "no-store", name
     assert responses["static"].headers["cache-control"] == STATIC_CACHE
+    assert all("strict-transport-security" not in r.headers for r in responses.values())
+
+
+def test_hsts_is_sent_under_https_only(served: Served) -> None:
+    secure = TestClient(served.app, base_url="https://testserver")
+    for path in ("/verify/login", "/results/", "/verify/static/verify.css", "/no-such-page"):
+        assert secure.get(path).headers["strict-transport-security"] == HSTS, path
+    assert "strict-transport-security" not in served.browser().get("/verify/login").headers

@@ -1,6 +1,7 @@
 """`rcoi web` as its command serves it: a real uvicorn with the options flows/cli builds. A
 login's password check never stalls the other pages (it runs in a worker thread, a bounded
-number at a time), and a client's X-Forwarded-For is believed only from a trusted proxy."""
+number at a time, a bounded number waiting: the rest are answered 503 at once), and a client's
+X-Forwarded-For and X-Forwarded-Proto are believed only from a trusted proxy."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ import uvicorn
 
 from flows.cli.grading import web_command
 from tests.web_support import PLAN, SESSION, login_token, serve_session
-from web.verify import HASHES_AT_ONCE
+from web.headers import HSTS
+from web.verify import BUSY, HASHES_AT_ONCE, HASHES_WAITING
 
 pytestmark = pytest.mark.integration  # a real server on a real socket
 
@@ -106,6 +108,47 @@ def test_pages_are_answered_while_logins_wait_for_their_password_check(
     assert state["peak"] == HASHES_AT_ONCE  # the other logins waited for a free slot
 
 
+def test_logins_past_the_queue_of_password_checks_are_answered_503_at_once(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every check is held: HASHES_AT_ONCE run, HASHES_WAITING wait for a thread, and every
+    further login is answered «busy» at once instead of joining an unbounded queue."""
+    release = threading.Event()
+
+    def held_check(password: str, stored: str) -> bool:
+        release.wait(3 * WAIT)
+        return False
+
+    monkeypatch.setattr("web.verify.verify_password", held_check)
+    held, extra = HASHES_AT_ONCE + HASHES_WAITING, 6
+
+    def wrong_login(base: str, n: int) -> tuple[int, str]:
+        with httpx.Client(base_url=base, timeout=3 * WAIT) as client:
+            token = login_token(client.get("/verify/login").text)
+            answer = client.post(
+                "/verify/login", data={"login": f"guess-{n}", "password": "x", "csrf": token}
+            )
+            return answer.status_code, answer.text
+
+    with rcoi_web(out, monkeypatch) as base, ThreadPoolExecutor(held + extra) as pool:
+        logins = [pool.submit(wrong_login, base, n) for n in range(held + extra)]
+        try:
+            answered: set[object] = set()
+            deadline = time.monotonic() + WAIT
+            while len(answered) < extra and time.monotonic() < deadline:
+                pending = [login for login in logins if login not in answered]
+                done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                answered |= done
+            assert not release.is_set()
+            busy = [login.result() for login in logins if login in answered]
+            assert [status for status, _ in busy] == [503] * extra
+            assert all(BUSY in body for _, body in busy)
+        finally:
+            release.set()
+        statuses = [login.result()[0] for login in logins]
+    assert sorted(statuses) == [401] * held + [503] * extra
+
+
 def lookups(base: str, forwarded_for: list[str]) -> list[int]:
     with httpx.Client(base_url=base, timeout=WAIT) as client:
         return [
@@ -127,6 +170,8 @@ def test_a_made_up_forwarded_address_from_loopback_is_ignored_by_default(
     spoofed = [f"203.0.{n}.7" for n in range(12)]
     with rcoi_web(out, monkeypatch) as base:
         assert lookups(base, spoofed) == [200] * 10 + [429] * 2
+        claimed = httpx.get(f"{base}/results/", headers={"X-Forwarded-Proto": "https"})
+        assert "strict-transport-security" not in claimed.headers
 
 
 def test_a_trusted_proxy_passes_the_clients_address_on(
@@ -137,3 +182,7 @@ def test_a_trusted_proxy_passes_the_clients_address_on(
     with rcoi_web(out, monkeypatch) as base:
         assert lookups(base, behind_the_proxy) == [200] * 12  # twelve clients, one query each
         assert lookups(base, ["198.51.100.9"] * 11)[-1] == 429  # one client, over its limit
+        # The proxy says the browser came over https: HSTS, which the proxy need not add.
+        secure = httpx.get(f"{base}/results/", headers={"X-Forwarded-Proto": "https"})
+        assert secure.headers["strict-transport-security"] == HSTS
+        assert "strict-transport-security" not in httpx.get(f"{base}/results/").headers
