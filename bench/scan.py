@@ -4,7 +4,10 @@ Set-up, not timed here (bench/simulate.py times it): a print folder of `--works`
 of two rooms of 15, one reserve kit, 3 additional blanks per room; tests/print_dir_support.py)
 and, per preset (moderate, harsh, outside), the exam-day simulator's scans of it with their ground
 truth. `--keep DIR` writes them under DIR; with `--reuse` a preset already there is not
-simulated again. Seeds are fixed, so the same arguments give the same scans.
+simulated again. Seeds are fixed (moderate 11, harsh 12, outside 13), so the same arguments
+give the same scans; `--seeds outside=13,14,15` simulates and measures a preset once per seed
+given (another seed's scans go to DIR/seed<N>/<preset>), so a threshold tuned on one seed is
+checked on others.
 
 Measured per preset, in one run:
 
@@ -28,7 +31,7 @@ ms per page, and pages/s = workers × frames / CPU seconds, what the idle machin
              on `outside` the dithered pages are the hard part
 
 Usage: python -m bench.scan [--works 300] [--presets moderate harsh outside]
-       [--keep DIR --reuse]
+       [--seeds outside=13,14,15] [--keep DIR --reuse]
 Results: bench/results/scan.md and .json (numbers are written, never asserted); the final
 records go next to the scans (`<keep>/<preset>/records.json`) for a look at the errors.
 """
@@ -108,15 +111,29 @@ def build_print_dir(folder: Path, works: int) -> None:
     build(folder, schools, seed=PRINT_SEED)
 
 
-def scans_of(base: Path, preset: str, workers: int, reuse: bool) -> Path:
-    """The preset's simulated folder (scans/, ground_truth.json) under `base`, made from the
-    print folder `base/print`."""
+def scans_of(base: Path, preset: str, seed: int, workers: int, reuse: bool) -> Path:
+    """The preset's simulated folder (scans/, ground_truth.json) for `seed` under `base`
+    (`base/<preset>` for the preset's own seed, `base/seed<N>/<preset>` for another), made
+    from the print folder `base/print`."""
     from bench.simulate import run_one as simulate
 
-    folder = base / preset
+    out = base if seed == SIMULATE_SEED[preset] else base / f"seed{seed}"
+    folder = out / preset
     if not (reuse and (folder / "ground_truth.json").exists()):
-        simulate(base / "print", base, preset, SIMULATE_SEED[preset], workers)
+        simulate(base / "print", out, preset, seed, workers)
     return folder
+
+
+def parse_seeds(given: list[str], presets: list[str]) -> list[tuple[str, int]]:
+    """(preset, seed) pairs to run, in the order of `presets`: the seeds given per preset
+    (`outside=13,14,15`), else the preset's own seed."""
+    seeds: dict[str, list[int]] = {}
+    for item in given:
+        preset, _, values = item.partition("=")
+        if preset not in SIMULATE_SEED or not values:
+            raise SystemExit(f"--seeds: expected PRESET=N[,N...] for a known preset, got {item!r}")
+        seeds[preset] = [int(v) for v in values.split(",")]
+    return [(p, s) for p in presets for s in seeds.get(p, [SIMULATE_SEED[p]])]
 
 
 def _format(rel: str, frames: int) -> str:
@@ -257,7 +274,9 @@ def digit_readers(cells: list[tuple[Any, int]]) -> dict[str, Any]:
     }
 
 
-def run_one(folder: Path, workers: int, cells_wanted: int) -> dict[str, Any]:
+def run_one(
+    folder: Path, print_dir: Path, seed: int, workers: int, cells_wanted: int
+) -> dict[str, Any]:
     from tasks.adapters.digits import font_model
     from tasks.adapters.scan_batch import chunks_of, plan_jobs
     from tasks.adapters.school_pool import run_per_school
@@ -265,7 +284,7 @@ def run_one(folder: Path, workers: int, cells_wanted: int) -> dict[str, Any]:
     from tasks.domain.scan_checks import SessionCodes, check_batch
 
     truth = json.loads((folder / "ground_truth.json").read_text(encoding="utf-8"))
-    manifest = json.loads((folder.parent / "print" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((print_dir / "manifest.json").read_text(encoding="utf-8"))
     topics = tuple(truth["exam_day_options"]["topics"])
     codes = {w["work_code"]: (w["kind"], w["school_code"]) for w in manifest["works"]}
     codes |= {a["code"]: ("additional", a["school_code"]) for a in manifest["additional"]}
@@ -295,6 +314,7 @@ def run_one(folder: Path, workers: int, cells_wanted: int) -> dict[str, Any]:
     (folder / "records.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     return {
         "preset": folder.name,
+        "seed": seed,
         "works": truth["counts"]["works"],
         "files": len(jobs),
         "pages": len(records),
@@ -344,6 +364,12 @@ def by_scan(records: list[dict[str, Any]], truth: dict[str, Any]) -> dict[str, d
     return dict(sorted(out.items()))
 
 
+def _name(result: dict[str, Any]) -> str:
+    """A result's row label: the preset and the seed its scans were simulated with."""
+    seed = result.get("seed", SIMULATE_SEED.get(result["preset"]))
+    return f"{result['preset']} (seed {seed})"
+
+
 def _pct(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f} %"
 
@@ -363,7 +389,7 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
         a = r["accuracy"]
         f = a["digit_fields"]
         lines.append(
-            f"| {r['preset']} | {r['pages']} | "
+            f"| {_name(r)} | {r['pages']} | "
             f"{_pct(a['pages']['statuses'].get('needs_verification', 0) / max(r['pages'], 1))} | "
             f"{_pct(f['verification_share'])} | {f['accepted_wrong']} | "
             f"{a['pages']['misattributed']} |"
@@ -378,7 +404,7 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
     for r in results:
         for kind, row in r["by_scan"].items():
             lines.append(
-                f"| {r['preset']} | {kind} | {row['pages']} | "
+                f"| {_name(r)} | {kind} | {row['pages']} | "
                 f"{row['needs_verification']} "
                 f"({_pct(row['needs_verification'] / row['pages'], 1)}) | "
                 f"{row['rejected']} | {row['reasons']} |"
@@ -396,7 +422,7 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
         st = a["pages"]["statuses"]
         f = a["digit_fields"]
         lines.append(
-            f"| {r['preset']} | {r['works']} | {r['files']} | {r['pages']} | "
+            f"| {_name(r)} | {r['works']} | {r['files']} | {r['pages']} | "
             f"{st.get('accepted', 0)} | {st.get('needs_verification', 0)} | "
             f"{st.get('rejected', 0)} | {a['pages']['misattributed']} | "
             f"{a['pages']['wrong_blank_identity']} | {a['marks']['boxes']} | "
@@ -408,7 +434,7 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
     for r in results:
         rej = r["accuracy"]["rejected"]
         lines.append(
-            f"- {r['preset']}: {rej['pages']} ({rej['by_reason']}); truly unreadable "
+            f"- {_name(r)}: {rej['pages']} ({rej['by_reason']}); truly unreadable "
             f"{rej['truly_unreadable']} of {r['accuracy']['images_unreadable']} "
             f"({rej['unreadable_images_by_status']}), duplicates {rej['duplicates']}, unused "
             f"additional blanks {rej['unused_additional']}, readable pages rejected "
@@ -416,7 +442,7 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
             f"without a record {r['accuracy']['missing_records']}"
         )
     lines += ["", "Reasons (pages, every status):", ""]
-    lines += [f"- {r['preset']}: {r['summary']['reasons']}" for r in results]
+    lines += [f"- {_name(r)}: {r['summary']['reasons']}" for r in results]
     lines += [
         "",
         "Operating curve of the digit fields (a field accepted when its confidence ≥ t; "
@@ -430,12 +456,12 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
         curve = r["accuracy"]["operating_curve"]
         c = curve["current"]
         lines.append(
-            f"| {r['preset']} | current | {c['accepted']} | {c['accepted_wrong']} | "
+            f"| {_name(r)} | current | {c['accepted']} | {c['accepted_wrong']} | "
             f"{_pct(c['error'])} | {_pct(c['verification_share'])} | | | |"
         )
         for p, q in zip(curve["confidence_only"], curve["current_and_confidence"], strict=True):
             lines.append(
-                f"| {r['preset']} | {p['threshold']} | {p['accepted']} | {p['accepted_wrong']} | "
+                f"| {_name(r)} | {p['threshold']} | {p['accepted']} | {p['accepted_wrong']} | "
                 f"{_pct(p['error'])} | {_pct(p['verification_share'])} | {q['accepted_wrong']} | "
                 f"{_pct(q['error'])} | {_pct(q['verification_share'])} |"
             )
@@ -452,13 +478,13 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
     for r in results:
         s = r["speed"]
         lines.append(
-            f"| {r['preset']} | wall (load {s['load_average'][0]} → {s['load_average'][1]}) | "
+            f"| {_name(r)} | wall (load {s['load_average'][0]} → {s['load_average'][1]}) | "
             f"{r['files']} | {r['pages']} | | | "
             f"{s['decode_pages_per_s']} | {s['recognise_pages_per_s']} | {s['ratio']} |"
         )
         for name, row in s["by_format"].items():
             lines.append(
-                f"| {r['preset']} | {name} | {row['files']} | {row['pages']} | "
+                f"| {_name(r)} | {name} | {row['files']} | {row['pages']} | "
                 f"{row['decode_ms_per_page']} | {row['recognise_ms_per_page']} | "
                 f"{row['decode_pages_per_s']} | {row['recognise_pages_per_s']} | {row['ratio']} |"
             )
@@ -474,7 +500,7 @@ def report(results: list[dict[str, Any]], command: str, started: str) -> str:
         d = r["digit_readers"]
         right = d["right"]
         lines.append(
-            f"| {r['preset']} | {d['cells']} | {d['tesserocr_ms_per_cell']} | "
+            f"| {_name(r)} | {d['cells']} | {d['tesserocr_ms_per_cell']} | "
             f"{d['pytesseract_ms_per_cell']} | {d['speed_up']} | {_pct(right['tesseract'], 1)} | "
             f"{_pct(right['classifier'], 1)} | {_pct(right['classifier_and_tesseract'], 1)} |"
         )
@@ -485,6 +511,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--works", type=int, default=300)
     parser.add_argument("--presets", nargs="+", default=["moderate", "harsh", "outside"])
+    parser.add_argument(
+        "--seeds",
+        nargs="*",
+        default=[],
+        metavar="PRESET=N,N",
+        help="simulation seeds per preset (default: moderate 11, harsh 12, outside 13)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cells", type=int, default=200)
     parser.add_argument("--keep", type=Path, help="write the simulated scans here")
@@ -497,9 +530,9 @@ def main() -> None:
         base = args.keep or Path(temporary)
         if not (args.reuse and (base / "print" / "manifest.json").exists()):
             build_print_dir(base / "print", args.works)
-        for preset in args.presets:
-            folder = scans_of(base, preset, args.workers, args.reuse)
-            results.append(run_one(folder, args.workers, args.cells))
+        for preset, seed in parse_seeds(args.seeds, args.presets):
+            folder = scans_of(base, preset, seed, args.workers, args.reuse)
+            results.append(run_one(folder, base / "print", seed, args.workers, args.cells))
             print(json.dumps(results[-1], ensure_ascii=False), flush=True)
     RESULTS.mkdir(exist_ok=True)
     text = report(results, command.strip(), started)

@@ -37,7 +37,7 @@ __all__ = [
     "save_quarantine",
 ]
 
-CACHE_VERSION = 11  # bump when recognition or what a cached page holds changes
+CACHE_VERSION = 12  # bump when recognition or what a cached page holds changes
 CHUNK_BYTES = 12 << 20
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "STATUSES",
     "Engines",
     "PageContext",
+    "field_cells",
     "read_page",
 ]
 
@@ -107,15 +108,29 @@ class Engines(Protocol):
 @dataclass(frozen=True, slots=True)
 class DigitCells:
     """A digit field's cells as recognition keeps them, for deciding (again) later: per cell
-    a sample (features, Tesseract's digit) or None when the cell holds no ink."""
+    a sample (features, Tesseract's digit) or None when the cell holds no ink; and the cells
+    without ink that are not surely empty either (`faint`: a broken thin stroke)."""
 
     samples: tuple[Any, ...]
     damaged: bool
+    faint: tuple[int, ...] = ()
 
     def probabilities(self, model: DigitModel) -> list[np.ndarray | None]:
         inked = [s for s in self.samples if s is not None]
         probs = iter(model.probabilities([s.features for s in inked], [s.tesseract for s in inked]))
         return [next(probs) if s is not None else None for s in self.samples]
+
+    def decide(self, model: DigitModel, candidates: Sequence[str] | None = None) -> FieldReading:
+        """The field's reading (`decide_field`), a faint cell undecided («?»): a field with
+        one is never accepted, so a light «1» the scan broke into specks is looked at, not
+        taken as an empty cell."""
+        reading = decide_field(self.probabilities(model), candidates)
+        if not self.faint:
+            return reading
+        cells = tuple("?" if i in self.faint else c for i, c in enumerate(reading.cells))
+        return replace(
+            reading, cells=cells, accepted=False, reason=reading.reason or "digits_uncertain"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,12 +264,15 @@ def _marks(record: _Record, readings: dict[str, rec.MarkReading], layout: Any) -
         record.out["flags"] = flags
 
 
-def _digit_cells(grey: np.ndarray, located: rec.Located, item: Any, engines: Engines) -> DigitCells:
+def field_cells(grey: np.ndarray, located: rec.Located, item: Any, engines: Engines) -> DigitCells:
+    """A digit field's cells as the page keeps them: the inked ones described by the digit
+    reader, the damaged and the faint ones noted."""
     cells = rec.digit_cells(grey, located, item)
     inked = [c.image for c in cells if c.inked and c.image is not None]
     described = iter(engines.describe(inked) if inked else [])
     samples = tuple(next(described) if c.inked and c.image is not None else None for c in cells)
-    return DigitCells(samples, any(c.damaged for c in cells))
+    faint = tuple(c.index for c in cells if c.faint)
+    return DigitCells(samples, any(c.damaged for c in cells), faint)
 
 
 def field_candidates(
@@ -370,9 +388,9 @@ def read_page(
             item = layout.field(name)
         except KeyError:  # not on this side (the back of an answer blank)
             continue
-        cells = _digit_cells(grey, located, item, engines)
+        cells = field_cells(grey, located, item, engines)
         candidates = field_candidates(record.out, name, context)
-        reading = decide_field(cells.probabilities(model), candidates)
+        reading = cells.decide(model, candidates)
         fields[name] = reading.as_dict()
         kept[name] = cells
         reason = field_reason(name, reading, cells.damaged, candidates)

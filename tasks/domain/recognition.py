@@ -62,12 +62,14 @@ __all__ = [
     "frames_found",
     "ink_levels",
     "locate",
+    "lone_dots",
     "printed_code_patch",
     "qr_corners_mm",
     "qr_patch_to_image",
     "qr_patches",
     "qr_region",
     "read_marks",
+    "roughness",
     "text_area",
     "text_ink",
 ]
@@ -147,13 +149,16 @@ class MarkReading:
 
 @dataclass(frozen=True, slots=True)
 class CellInk:
-    """One digit cell: `image` is the ink (255) on black, `PX_PER_MM` px per mm, when inked."""
+    """One digit cell: `image` is the ink (255) on black, `PX_PER_MM` px per mm, when inked.
+    A cell not inked may still be `faint`: pieces of a thin stroke too small to keep as ink,
+    yet more than specks (a light «1» broken by the scan), so it is not surely empty."""
 
     index: int
     inked: bool
     ink: float
     damaged: bool
     image: np.ndarray | None = None
+    faint: bool = False
 
 
 def ink_levels(small: np.ndarray) -> tuple[int, int]:
@@ -168,11 +173,23 @@ def ink_levels(small: np.ndarray) -> tuple[int, int]:
 
 # Dithered pages (a scanner's halftone mode: greys drawn as dot patterns) are told by how much
 # neighbouring pixels differ along a row: the median over 32-px runs of every 7th row (not 8th:
-# an 8 × 8 ordered screen would show the same row of its pattern each time) is at most 3.5 grey
-# levels on grey and thresholded scans (moderate, harsh), 6 to 48 on dithered ones (outside:
-# error diffusion and ordered screens, 150-200 dpi, JPEG 30-55).
+# an 8 × 8 ordered screen would show the same row of its pattern each time). Measured on every
+# page of bench/scan.py's moderate, harsh and outside (seeds 13-15) scans: at most 3.8 grey
+# levels on grey scans and 2.5 on thresholded ones but one noisy harsh page (8.0); 5.7 to 60 on
+# dithered ones, except 95 of 1 048 at 0 (near-white paper: a screen leaves few dots) ...
 _DITHER_ROUGHNESS = 5.0
-_DESCREEN_PX = 1.2  # the smoothing of a dithered page, in its own pixels
+# ... which their lone dots tell (`lone_dots`, per thousand pixels): at most 0.13 on grey
+# scans and 4.2 on thresholded ones but two noisy harsh pages (7.2; 11.4, the rough one), 6.1
+# to 89 on dithered ones (of the 95 not rough, all but one above 8: 7.3).
+_DITHER_DOTS = 8.0
+# A dithered page's cut-outs are smoothed by a Gaussian of `_DESCREEN_PX` of its own pixels,
+# and the ink of its digit cells taken at `_INK_LEVEL_DESCREENED` of the way from ink to paper
+# (0.55 elsewhere): a light stroke drawn in dots is a lighter grey once smoothed. Chosen on
+# `outside` seeds 13-15, so not a held-out figure (seed 16 is: docs/benchmarks.md): their
+# dithered pages read alone left 144 of ~1 040 digit fields unaccepted at 1.2 px and 0.55, 119
+# at 0.9 and 0.6, 115 at 0.9 and 0.65 (1.6 px worse); in the whole bench, pages to
+# verification were 8, 25, 13 at 0.6 and 11, 21, 17 at 0.65, the only one within 5 % on each.
+_DESCREEN_PX, _INK_LEVEL_DESCREENED = 0.9, 0.65
 
 
 def roughness(grey: np.ndarray) -> float:
@@ -187,8 +204,29 @@ def roughness(grey: np.ndarray) -> float:
     return float(np.median(steps.reshape(rows.shape[0], -1, 32).mean(axis=2, dtype=np.float32)))
 
 
-def _threshold(paper: int, ink: int) -> int:
-    return round(ink + 0.55 * (paper - ink))
+def lone_dots(grey: np.ndarray) -> float:
+    """Dark pixels with no dark neighbour among their eight, per thousand pixels of a band
+    across the page's middle (a quarter of its height): a halftone's dots on near-white paper,
+    too sparse for `roughness` (an ordered screen draws one in 8 × 8 pixels, so most rows have
+    none), and which neither a grey scan nor a thresholded one has."""
+    h = grey.shape[0]
+    dark = (grey[3 * h // 8 : 5 * h // 8] < 128).astype(np.uint8)
+    if dark.size == 0:
+        return 0.0
+    around = cv2.boxFilter(dark, cv2.CV_8U, (3, 3), normalize=False)
+    return 1000.0 * float(np.count_nonzero(dark & (around == 1))) / dark.size
+
+
+def _threshold(paper: int, ink: int, level: float = 0.55) -> int:
+    return round(ink + level * (paper - ink))
+
+
+def _ink_threshold(located: Located, digits: bool = False) -> int:
+    """The grey below which a cut-out's pixel is ink: higher in a descreened page's digit
+    cells (mark boxes and the text area keep 0.55, or the paper's smoothed dots and stains
+    would mark an empty box or an unused blank's text area)."""
+    level = _INK_LEVEL_DESCREENED if digits and located.descreen_mm > 0 else 0.55
+    return _threshold(located.paper, located.ink, level)
 
 
 def _reduce(grey: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -330,7 +368,8 @@ def locate(grey: np.ndarray) -> Located | str:
         error, corners, k, inferred = best
         markers = 3
     upright = _map(corners)
-    descreen = _DESCREEN_PX / k if roughness(grey) > _DITHER_ROUGHNESS else 0.0
+    dithered = roughness(grey) > _DITHER_ROUGHNESS or lone_dots(grey) > _DITHER_DOTS
+    descreen = _DESCREEN_PX / k if dithered else 0.0
     located = Located(
         upright, markers, False, k, error, paper, ink, inferred=inferred, descreen_mm=descreen
     )
@@ -516,7 +555,7 @@ def _descreened(patch: np.ndarray, located: Located, px_per_mm: float) -> np.nda
 def _binary(patch: np.ndarray, located: Located, px_per_mm: float = PX_PER_MM) -> np.ndarray:
     """A cut-out's ink (1) against the page's paper and ink levels (descreened first)."""
     smooth = _descreened(patch, located, px_per_mm)
-    return (smooth < _threshold(located.paper, located.ink)).astype(np.uint8)
+    return (smooth < _ink_threshold(located)).astype(np.uint8)
 
 
 # On a descreened page a thin printed frame line is a light grey (its dots averaged with the
@@ -524,11 +563,13 @@ def _binary(patch: np.ndarray, located: Located, px_per_mm: float = PX_PER_MM) -
 _FRAME_LEVEL_DESCREENED = 0.8
 
 
-def _binary_and_frame(patch: np.ndarray, located: Located) -> tuple[np.ndarray, np.ndarray]:
+def _binary_and_frame(
+    patch: np.ndarray, located: Located, digits: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """A cut-out's ink, and what counts as dark when its printed frame is looked for (the
     same, except on a descreened page)."""
     smooth = _descreened(patch, located, PX_PER_MM)
-    ink = (smooth < _threshold(located.paper, located.ink)).astype(np.uint8)
+    ink = (smooth < _ink_threshold(located, digits)).astype(np.uint8)
     if located.descreen_mm <= 0:
         return ink, ink
     level = located.ink + _FRAME_LEVEL_DESCREENED * (located.paper - located.ink)
@@ -663,10 +704,45 @@ def _stroke_inside(interior: np.ndarray) -> bool:
     return bool((extent >= reach).any())
 
 
+# A cell without ink is still not empty when, before specks are dropped, pieces of ink in its
+# core line up into a stroke at least `_FAINT_MM` long, across gaps of up to `_JOIN_MM` (a thin
+# light «1» scanned as 1-px pieces of 2 mm, each dropped as a speck), ink covering at least
+# `_FAINT_COVER` of that length. Paper noise, dust and a descreened page's leftover dots stay
+# shorter; the regular dots of an ordered screen on white paper (one in 8 × 8 pixels, which
+# the roughness does not tell) line up but cover a fifth of their column (bench/scan.py).
+_FAINT_MM, _JOIN_MM, _FAINT_COVER = 2.0, 0.8, 0.6
+_JOIN = cv2.getStructuringElement(cv2.MORPH_RECT, (3, round(_JOIN_MM * PX_PER_MM)))
+
+
+def _faint_stroke(raw: np.ndarray) -> bool:
+    """Whether the ink of a cell's interior before speck removal holds a broken stroke: pieces
+    within `_JOIN_MM` of each other up or down (a pixel aside) joined, one group of them
+    spans `_FAINT_MM` in the core, its ink on `_FAINT_COVER` of the rows (or columns) of
+    that span."""
+    inset = round(_CORE_INSET_MM * PX_PER_MM)
+    core = raw[inset:-inset, inset:-inset]
+    if np.count_nonzero(core) < _FAINT_MM * PX_PER_MM / 2:
+        return False  # too little ink for a stroke even with its gaps
+    count, groups = cv2.connectedComponents(cv2.dilate(core, _JOIN), connectivity=8)
+    ys, xs = np.nonzero(core)
+    label = groups[ys, xs]
+    reach = _FAINT_MM * PX_PER_MM
+    for group in range(1, count):
+        mine = label == group
+        if not mine.any():
+            continue
+        along = ys[mine] if np.ptp(ys[mine]) >= np.ptp(xs[mine]) else xs[mine]
+        span = int(np.ptp(along)) + 1
+        if span >= reach and len(np.unique(along)) >= _FAINT_COVER * span:
+            return True
+    return False
+
+
 def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk]:
     """The cells of a digit-cells field: which hold ink, each inked cell's ink image (the
     printed frame taken out, specks dropped, strokes that run over the frame kept, also
-    above and below it), and cells whose frame is missing (damaged)."""
+    above and below it), cells whose frame is missing (damaged), and cells without ink whose
+    pieces of ink make a broken stroke (faint: neither a digit nor surely empty)."""
     out = []
     pad = round(_FRAME_PAD * PX_PER_MM)
     extra = round((_CELL_REACH - _FRAME_PAD) * PX_PER_MM)
@@ -682,7 +758,7 @@ def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk
             cell.h + 2 * _FRAME_PAD + 2 * extra / PX_PER_MM,
         )
         tall, tall_frame = _binary_and_frame(
-            _cut(grey, located.to_image, tall_box, PX_PER_MM), located
+            _cut(grey, located.to_image, tall_box, PX_PER_MM), located, digits=True
         )
         h = round((cell.h + 2 * _FRAME_PAD) * PX_PER_MM)
         ink = tall[extra : extra + h]
@@ -690,11 +766,15 @@ def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk
         frame = _frame_share(tall_frame[extra : extra + h], 2 * pad)
         lines = np.zeros_like(tall)
         lines[extra : extra + h] = _frame_lines(tall_frame[extra : extra + h], pad)
-        strokes = _clean(tall & (1 - lines), min_area=min_area)
+        raw = tall & (1 - lines)
+        strokes = _clean(raw, min_area=min_area)
         top, left = extra + pad + inset, pad + inset
         interior = strokes[top : extra + h - pad - inset, left : w - pad - inset]
         share = float(interior.mean()) if interior.size else 0.0
         inked = share > _CELL_INK or _stroke_inside(interior)
+        faint = not inked and _faint_stroke(
+            raw[top : extra + h - pad - inset, left : w - pad - inset]
+        )
         image = None
         if inked:
             # The digit: components that reach into the interior (not a neighbour's overhang),
@@ -710,7 +790,7 @@ def digit_cells(grey: np.ndarray, located: Located, item: Field) -> list[CellInk
             keep = np.zeros(count, dtype=np.uint8)
             keep[np.unique(inner[inner > 0])] = 1
             image = (keep[labels] * 255).astype(np.uint8)
-        out.append(CellInk(index, inked, round(share, 4), frame < 0.6, image))
+        out.append(CellInk(index, inked, round(share, 4), frame < 0.6, image, faint))
     return out
 
 

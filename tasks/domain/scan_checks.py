@@ -138,7 +138,7 @@ def _decide(
     candidates: Sequence[str] | None,
     reasons: list[str],
 ) -> None:
-    reading = decide_field(cells[name].probabilities(model), candidates)
+    reading = cells[name].decide(model, candidates)
     record["fields"][name] = reading.as_dict()
     reason = field_reason(name, reading, cells[name].damaged, candidates)
     if reason and reason not in reasons:

@@ -15,7 +15,14 @@ import pytest
 from tasks.domain import recognition as rec
 from tasks.domain.blanks import PAGE_H, PAGE_W, BlankType, Field, FieldKind, layout_for
 from tasks.domain.digit_fields import decide_field
-from tasks.domain.page_reading import REASONS, STATUSES, DigitCells, PageContext, read_page
+from tasks.domain.page_reading import (
+    REASONS,
+    STATUSES,
+    DigitCells,
+    PageContext,
+    field_cells,
+    read_page,
+)
 from tests.scan_samples_support import engines, image, read, session, truth
 
 NAMES = sorted(truth())
@@ -185,9 +192,10 @@ def test_every_sample_status_comes_from_the_vocabulary() -> None:
 # --- a thin «1»; dithered pages ------------------------------------------------------------------
 
 
-def _drawn_field(stroke_mm: float) -> tuple[np.ndarray, rec.Located, Field]:
+def _drawn_field(*pieces_mm: float, gap_mm: float = 0.5) -> tuple[np.ndarray, rec.Located, Field]:
     """«Количество бланков записи» drawn at 10 px/mm on white: the printed cell frames, and in
-    the second cell a thin light «1» one pixel wide and `stroke_mm` tall."""
+    the second cell a thin light «1» one pixel wide, in pieces `pieces_mm` tall one under the
+    other with `gap_mm` between them (as a light stroke comes out of a scan)."""
     item = layout_for(BlankType.REGISTRATION, 1).field("answer_blanks")
     k = rec.PX_PER_MM
     grey = np.full((round(PAGE_H * k), round(PAGE_W * k)), 250, np.uint8)
@@ -197,10 +205,19 @@ def _drawn_field(stroke_mm: float) -> tuple[np.ndarray, rec.Located, Field]:
         cv2.rectangle(grey, (x0, y0), (x1, y1), 40, 2)
     cell = item.cells[1]
     x = round((cell.x + cell.w / 2) * k)
-    top = round((cell.y + (cell.h - stroke_mm) / 2) * k)
-    grey[top : top + round(stroke_mm * k), x] = 90
+    height = sum(pieces_mm) + gap_mm * (len(pieces_mm) - 1)
+    y = cell.y + (cell.h - height) / 2
+    for piece in pieces_mm:
+        grey[round(y * k) : round((y + piece) * k), x] = 90
+        y += piece + gap_mm
     located = rec.Located(np.diag([k, k, 1.0]), 4, False, k, 0.0, 250, 0)
     return grey, located, item
+
+
+def _count_cells(grey: np.ndarray, located: rec.Located, item: Field) -> DigitCells:
+    """The count's cells as read_page keeps them (the real engines describe the inked ones)."""
+    readers, _ = engines()
+    return field_cells(grey, located, item, readers)
 
 
 def test_a_thin_light_one_is_ink_though_it_covers_under_one_percent_of_its_cell() -> None:
@@ -221,7 +238,51 @@ def test_a_thin_light_one_is_ink_though_it_covers_under_one_percent_of_its_cell(
 
 def test_a_speck_or_a_short_scratch_in_a_cell_is_still_no_digit() -> None:
     grey, located, item = _drawn_field(1.5)
-    assert [c.inked for c in rec.digit_cells(grey, located, item)] == [False, False]
+    cells = rec.digit_cells(grey, located, item)
+    assert [c.inked for c in cells] == [False, False]
+    assert [c.faint for c in cells] == [False, False]
+    _, model = engines()
+    reading = _count_cells(grey, located, item).decide(model, ["1"])
+    assert reading.accepted
+    assert reading.value == ""
+
+
+# A light «1» that the scan broke into pieces each smaller than a speck (under 0.35 mm² at one
+# pixel wide: 3.5 mm): two of 2 mm with a 0.5 mm gap, 2.5 and 1.5 mm, or one of 2.8 mm.
+BROKEN_ONES = {"2 + 2 mm": (2.0, 2.0), "2.5 + 1.5 mm": (2.5, 1.5), "2.8 mm": (2.8,)}
+
+
+@pytest.mark.parametrize("pieces", BROKEN_ONES.values(), ids=BROKEN_ONES.keys())
+def test_a_thin_one_broken_into_specks_is_faint_and_its_count_is_never_accepted_empty(
+    pieces: tuple[float, ...],
+) -> None:
+    grey, located, item = _drawn_field(*pieces)
+    cells = rec.digit_cells(grey, located, item)
+    assert [c.damaged for c in cells] == [False, False]
+    assert cells[1].inked or cells[1].faint
+    assert not cells[0].faint
+    _, model = engines()
+    # A work of one sheet: the count «1» or empty would both agree with the sheets received.
+    reading = _count_cells(grey, located, item).decide(model, ["1"])
+    assert not (reading.accepted and reading.value == "")
+    if not reading.accepted:
+        assert reading.reason == "digits_uncertain"
+        assert reading.cells[1] == "?"
+
+
+def test_an_empty_cell_with_a_few_isolated_specks_stays_empty() -> None:
+    grey, located, item = _drawn_field()
+    cell = item.cells[1]
+    k = rec.PX_PER_MM
+    for dx, dy in ((2.0, 2.5), (4.5, 3.0), (3.5, 6.5), (2.5, 5.0)):
+        x, y = round((cell.x + dx) * k), round((cell.y + dy) * k)
+        grey[y : y + 3, x : x + 3] = 60  # 0.3 mm dust
+    cells = rec.digit_cells(grey, located, item)
+    assert [(c.inked, c.faint) for c in cells] == [(False, False), (False, False)]
+    _, model = engines()
+    reading = _count_cells(grey, located, item).decide(model, ["1"])
+    assert reading.accepted
+    assert reading.value == ""
 
 
 @pytest.mark.parametrize("kind", ["error-diffusion", "ordered"])
@@ -245,6 +306,39 @@ def test_a_dithered_scan_is_descreened_and_its_fields_and_marks_read_right(kind:
     assert {f: r["value"] for f, r in record["fields"].items()} == sample["handwritten"]["fields"]
     marks = {box: m["state"] for box, m in record["marks"].items()}
     assert marks == {box: sample["handwritten"]["marks"].get(box, "empty") for box in marks}
+
+
+def test_an_ordered_screen_on_near_white_paper_is_told_by_its_lone_dots_and_reads_right() -> None:
+    from tasks.adapters.scan_effects import dither
+
+    name = "registration_plain.jpg"
+    sample = truth()[name]
+    # Paper a shade under white: the 8 × 8 screen leaves one dot in 64 pixels, so most rows
+    # have none and the roughness stays low; the lone dots tell it.
+    grey = dither(np.minimum(image(name), 251), "ordered")
+    assert rec.roughness(grey) < 5
+    assert rec.lone_dots(grey) > 8 > max(rec.lone_dots(image(n)) for n in NAMES)
+    located = rec.locate(grey)
+    assert isinstance(located, rec.Located)
+    assert located.descreen_mm > 0
+    readers, model = engines()
+    record, _ = read_page(
+        grey, readers, model, PageContext(session().topics), {"source_file": name, "frame": 0}
+    )
+    assert record["status"] == "accepted", record["reasons"]
+    assert {f: r["value"] for f, r in record["fields"].items()} == sample["handwritten"]["fields"]
+
+
+def test_an_empty_cell_with_an_ordered_screens_dots_is_not_faint() -> None:
+    grey, located, item = _drawn_field()
+    cell = item.cells[1]
+    k = rec.PX_PER_MM
+    x0, y0 = round(cell.x * k) + 4, round(cell.y * k) + 4
+    x1, y1 = round((cell.x + cell.w) * k) - 4, round((cell.y + cell.h) * k) - 4
+    grey[y0:y1:10, x0:x1:10] = 0  # a dot every 1 mm, as a screen draws on near-white paper
+    grey[y0 + 1 : y1 : 10, x0:x1:10] = 0
+    cells = rec.digit_cells(grey, located, item)
+    assert [(c.inked, c.faint) for c in cells] == [(False, False), (False, False)]
 
 
 def test_grey_and_thresholded_samples_are_not_descreened() -> None:

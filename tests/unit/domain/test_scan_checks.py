@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tasks.domain.digit_fields import DigitModel
 from tasks.domain.page_reading import REASONS, STATUSES, DigitCells, rejected
@@ -144,16 +145,17 @@ def _model() -> DigitModel:
 
 def _cells(written: str) -> DigitCells:
     """Per character: a digit read surely, « » no ink, «?» a cell with ink and no clear
-    digit."""
+    digit, «~» a faint cell (no ink kept, but a broken thin stroke: not surely empty)."""
     samples: list[_Sample | None] = []
     for ch in written:
-        if ch == " ":
+        if ch in " ~":
             samples.append(None)
         elif ch == "?":
             samples.append(_Sample(np.full(10, 0.5, np.float32)))
         else:
             samples.append(_Sample(np.eye(10, dtype=np.float32)[int(ch)]))
-    return DigitCells(tuple(samples), False)
+    faint = tuple(i for i, ch in enumerate(written) if ch == "~")
+    return DigitCells(tuple(samples), False, faint)
 
 
 def _page(
@@ -219,6 +221,32 @@ def test_an_empty_count_of_a_work_of_one_sheet_is_still_accepted() -> None:
     record = _work("  ")[REGISTRATION]
     assert record["status"] == "accepted"
     assert record["fields"]["answer_blanks"]["value"] == ""
+
+
+@pytest.mark.parametrize("count", ["~ ", " ~", "~~"])
+def test_a_faint_count_of_a_work_of_one_sheet_goes_to_verification_not_accepted_empty(
+    count: str,
+) -> None:
+    record = _work(count)[REGISTRATION]
+    reading = record["fields"]["answer_blanks"]
+    assert reading["received"] == 1
+    assert record["status"] == "needs_verification"
+    assert record["reasons"] == ["digits_uncertain"]
+    assert reading["status"] == "needs_verification"
+    assert reading["value"] == ""
+    assert [c == "?" for c in reading["cells"]] == [c == "~" for c in count]
+
+
+def test_a_faint_count_of_a_work_with_additional_blanks_goes_to_verification() -> None:
+    record = _work(" ~", *_additional(WORK))[REGISTRATION]
+    assert record["status"] == "needs_verification"
+    assert record["fields"]["answer_blanks"]["status"] == "needs_verification"
+
+
+def test_a_count_beside_a_faint_cell_is_not_accepted() -> None:
+    record = _work("1~")[REGISTRATION]
+    assert record["status"] == "needs_verification"
+    assert record["fields"]["answer_blanks"]["cells"] == ["1", "?"]
 
 
 def test_a_count_above_the_sheets_received_blames_the_unread_additional_blank_not_the_count() -> (
