@@ -13,7 +13,8 @@ from tasks.adapters.database import bootstrap
 from tasks.adapters.plan_files import inspect_plan, load_calendar
 from tasks.adapters.registry import upsert_campaign
 from tasks.adapters.unit_of_work import UnitOfWork
-from tasks.domain.plan import Plan, PlanProblem, ResolvedStage, Severity, resolve_plan
+from tasks.domain.plan import Plan, ResolvedStage, Severity, resolve_plan
+from tasks.domain.plan_text import located_problem
 from tasks.errors import PlanError
 
 __all__ = ["read_plan", "store_plan"]
@@ -27,24 +28,11 @@ def read_plan(path: Path) -> Plan:
     report = inspect_plan(path)
     for problem in report.problems:
         if problem.severity is Severity.WARNING:
-            logger.warning("plan %s: %s", path.name, _located(problem))
+            logger.warning("plan %s: %s", path.name, located_problem(problem))
     if report.plan is None or not report.ok:
-        errors = [_located(p) for p in report.problems if p.severity is Severity.ERROR]
+        errors = [located_problem(p) for p in report.problems if p.severity is Severity.ERROR]
         raise PlanError(f"план {path} с ошибками (rcoi plan check): {'; '.join(errors)}")
     return report.plan
-
-
-def _located(problem: PlanProblem) -> str:
-    """«[nonexistent-time] этап publish, срок 2011-03-27: …»"""
-    where = ", ".join(
-        part
-        for part in (
-            f"этап {problem.stage_id}" if problem.stage_id else "",
-            f"срок {problem.session_id}" if problem.session_id else "",
-        )
-        if part
-    )
-    return f"[{problem.code}] {where + ': ' if where else ''}{problem.message}"
 
 
 @task(name="store-plan", cache_policy=NONE)

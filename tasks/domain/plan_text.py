@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from tasks.domain.plan import Plan, PlanProblem, ResolvedStage, Severity
 
-__all__ = ["format_instant", "format_problems", "format_schedule"]
+__all__ = ["format_instant", "format_problems", "format_schedule", "located_problem"]
 
 KIND_NAMES = {
     "window": "период",
@@ -71,21 +71,25 @@ def format_schedule(plan: Plan, sessions: dict[str | None, list[ResolvedStage]])
     return "\n".join(lines)
 
 
+def located_problem(problem: PlanProblem) -> str:
+    """«[nonexistent-time] этап publish, срок 2011-03-27: …»"""
+    where = ", ".join(
+        part
+        for part in (
+            f"этап {problem.stage_id}" if problem.stage_id else "",
+            f"срок {problem.session_id}" if problem.session_id else "",
+        )
+        if part
+    )
+    return f"[{problem.code}] {where + ': ' if where else ''}{problem.message}"
+
+
 def format_problems(problems: list[PlanProblem]) -> str:
     if not problems:
         return "Проблем не найдено."
-    lines = []
-    for problem in problems:
-        where = ", ".join(
-            part
-            for part in (
-                f"этап {problem.stage_id}" if problem.stage_id else "",
-                f"срок {problem.session_id}" if problem.session_id else "",
-            )
-            if part
-        )
-        prefix = f"{SEVERITY_NAMES[problem.severity]} [{problem.code}]"
-        lines.append(f"{prefix} {where + ': ' if where else ''}{problem.message}")
+    lines = [
+        f"{SEVERITY_NAMES[problem.severity]} {located_problem(problem)}" for problem in problems
+    ]
     counts = {severity: sum(p.severity is severity for p in problems) for severity in Severity}
     lines.append(
         f"Итого: ошибок {counts[Severity.ERROR]}, предупреждений "
