@@ -44,6 +44,8 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "torn": ("session", ["--unreadable", "1"]),
     "duplicates": ("session", ["--duplicates", "1"]),
     "other": ("other", []),
+    # The scanner's halftone mode (every scanner dithers: 1-bit, stored as PNG), with stains.
+    "dithered": ("session", ["--dither", "1", "--stains", "2", "--formats", "png=1"]),
 }
 MARK_STATES = {"cross": "marked", "tick": "marked", "fill": "cancelled"}
 
@@ -272,6 +274,19 @@ def main() -> None:
             "a page of another session",
             # read as any page; the batch checks reject it
             {"status": ["accepted", "needs_verification"]},
+        )
+    )
+
+    dithered = simulate(work, "dithered", SEED)
+    reg = present_registration(dithered)
+    image = first(dithered, lambda i: reg(i) and bool(i["effects"]["stains"]))
+    samples.append(
+        sample(
+            dithered,
+            image,
+            copy(dithered, image, "registration_dithered"),
+            "dithered (halftone) 1-bit scan with stains",
+            accepted,
         )
     )
 
