@@ -39,24 +39,9 @@ def test_recognition_tells_the_page_is_dithered_and_descreens_it() -> None:
     assert located.descreen_mm > 0
 
 
-def test_the_dithered_sample_reads_as_its_ground_truth() -> None:
-    sample = truth()[NAME]
-    record, cells = read(NAME)
-    expected = sample["expected_page"]
-    assert record["status"] == expected["status"], record["reasons"]
-    assert record["reasons"] == expected["reasons"]
-    assert (record["blank_type"], record["code"], record["page"]) == (
-        sample["blank_type"],
-        sample["code"],
-        sample["page"],
-    )
-    assert record["turned_180"] == sample["effects"]["turned_180"]
-    assert record["alignment"]["markers"] == sample["markers"]
-    assert record["alignment"]["error_mm"] < 0.5
-    truth_fields = sample["handwritten"]["fields"]
-    assert set(record["fields"]) == set(truth_fields) == set(cells)
-    assert {f: r["value"] for f, r in record["fields"].items()} == truth_fields
+def test_the_dithered_sample_is_read_whole_not_sent_to_verification() -> None:
+    """test_recognition.py checks every sample against its ground truth (the page, markers,
+    fields, marks); this one adds what the dithered page must also be: every field accepted."""
+    record, _ = read(NAME)
+    assert record["status"] == truth()[NAME]["expected_page"]["status"] == "accepted"
     assert all(r["status"] == "accepted" for r in record["fields"].values())
-    marks = {box: m["state"] for box, m in record["marks"].items()}
-    assert marks == {box: sample["handwritten"]["marks"].get(box, "empty") for box in marks}
-    assert set(sample["handwritten"]["marks"]) <= set(marks)
