@@ -22,7 +22,12 @@ from flows.verify import verify
 from flows.watchdog import demo_instants, watchdog
 from tasks import progress
 from tasks.adapters.plan_files import resolve_plan_path
-from tasks.campaign import demo_coordinator_accepts, publish_skipped, write_campaign_summary
+from tasks.campaign import (
+    demo_coordinator_accepts,
+    demo_performers_mark_rows,
+    publish_skipped,
+    write_campaign_summary,
+)
 from tasks.domain.summary import StageSummary
 from tasks.grade import grade_accuracy
 from tasks.plan import read_plan, store_plan
@@ -110,9 +115,14 @@ def campaign(
     # The watchdog on a simulated clock around the submission deadline: the silent МОУО gets
     # a reminder, then an alert, the coordinator and then the authority an escalation.
     steps.step("контроль сроков")
+    instants = demo_instants(the_plan, exam_session.id, timedelta(hours=24))
+    if instants:  # the simulated schools' own rows (applications, commissions) done in time
+        demo_performers_mark_rows(
+            settings, the_plan.id, exam_session.id, instants[-1], instants[0] - timedelta(hours=1)
+        )
     watched = {
         moment.isoformat(): watchdog(out=out, plan=plan, session=exam_session.id, now=moment)
-        for moment in demo_instants(the_plan, exam_session.id, timedelta(hours=24))
+        for moment in instants
     }
     entries.append(StageSummary("watchdog", "completed", _watch_counts(watched)))
     # Printing waits for the coordinator's decisions; the demo's simulated coordinator

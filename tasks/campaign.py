@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,49 @@ def demo_coordinator_accepts(settings: Settings, campaign_code: str, session_cod
     finally:
         database.dispose()
     return len(ids)
+
+
+DEMO_PERFORMERS = "демо-исполнители (симуляция)"
+
+
+@task(name="demo-performers-mark-rows", cache_policy=NONE)
+def demo_performers_mark_rows(
+    settings: Settings, campaign_code: str, session_code: str, upto: datetime, at: datetime
+) -> int:
+    """The demo's simulated schools and МОУО do their people's work (applications, forming
+    commissions, …) due by `upto`, and mark it done at `at` — each mark audit-logged under its
+    own clear name — so that the demo's watchdog speaks of the stages the demo simulates. A
+    real performer marks a row with `rcoi plan done` or on the board."""
+    from tasks.adapters.board import load_scope, mark_done
+    from tasks.adapters.database import bootstrap
+    from tasks.adapters.unit_of_work import UnitOfWork
+    from tasks.domain.board import performers_of
+
+    marked = 0
+    database = bootstrap(settings)
+    try:
+        with UnitOfWork(database.session_factory) as uow:
+            scope = load_scope(uow.session, campaign_code, [session_code])
+            for row in scope.rows:
+                due = row.windows[-1][1]
+                if row.tracked_by_stage or row.external or due is None or due > upto:
+                    continue
+                for performer in performers_of(row, scope.directory):
+                    outcome = mark_done(
+                        uow.session,
+                        scope,
+                        row.stage_key,
+                        session_code,
+                        performer.party,
+                        DEMO_PERFORMERS,
+                        "демонстрация: выполнено по сценарию",
+                        at,
+                    )
+                    marked += outcome.changed
+            uow.commit()
+    finally:
+        database.dispose()
+    return marked
 
 
 def publish_skipped(plan: Plan, session_id: str) -> StageSummary:

@@ -40,7 +40,7 @@ def store_plan(settings: Settings, plan: Plan) -> dict[str, Any]:
     """Resolve every session of the plan to instants and store them as plan stages."""
     calendar = load_calendar(plan.calendar)
     resolved: dict[str, list[ResolvedStage]] = {
-        s.id: resolve_plan(plan, s.id, calendar) for s in plan.sessions
+        s.id: resolve_plan(plan, s.id, calendar) for s in plan.board_sessions()
     }
     database = bootstrap(settings)
     try:

@@ -15,23 +15,34 @@ from prefect.runtime import flow_run
 
 from config.settings import Settings
 from tasks.adapters.automations import DEADLINE_AUTOMATION, DEADLINE_RESOURCE, automation_enabled
+from tasks.adapters.board import board_cells, checks_of, load_scope, store_states
 from tasks.adapters.database import bootstrap
-from tasks.adapters.deadlines import completion_checks
 from tasks.adapters.mail import OutgoingMail, mailer_from_settings
 from tasks.adapters.models import Campaign, ExamSession, Region, School
-from tasks.adapters.notifications import already_sent, send_once
+from tasks.adapters.notifications import already_sent, record_sent, send_once
 from tasks.adapters.submissions import mouo_directory
 from tasks.adapters.unit_of_work import UnitOfWork
 from tasks.artifacts import EMPTY, local_time_text, status_ru, table_artifact
-from tasks.domain.watchdog import DEFAULT_POLICY, Notice, NoticeKind, Policy, evaluate, notice_mail
+from tasks.board_artifacts import publish_board_artifacts
+from tasks.domain.watchdog import (
+    DEFAULT_POLICY,
+    Notice,
+    NoticeKind,
+    Policy,
+    digest_key,
+    digest_mail,
+    evaluate,
+    notice_mail,
+)
 from tasks.errors import RegistryError
 from tasks.retries import transient_failure
 
-__all__ = ["NoticeOutcome", "send_notice", "watch_deadlines"]
+__all__ = ["NoticeOutcome", "send_digest", "send_notice", "watch_deadlines"]
 
 KIND_RU = {
     NoticeKind.REMINDER: "напоминание",
     NoticeKind.ALERT: "нарушение срока",
+    NoticeKind.MUNICIPAL: "в МОУО",
     NoticeKind.ESCALATION: "координатору",
     NoticeKind.AUTHORITY: "в орган управления",
 }
@@ -83,6 +94,38 @@ def send_notice(settings: Settings, notice: Notice, to: tuple[str, ...], now: da
             notice.kind.value,
             notice.plan_stage_id,
         )
+    finally:
+        database.dispose()
+
+
+@task(
+    name="send-digest",
+    cache_policy=NONE,
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=transient_failure,
+)
+def send_digest(
+    settings: Settings, notices: list[Notice], to: tuple[str, ...], now: datetime
+) -> bool:
+    """Mail several notices of one kind to one recipient as one letter, and remember each
+    notice's own key; True when sent now."""
+    subject, body = digest_mail(notices, now)
+    mail = OutgoingMail(key=digest_key(notices), to=to, subject=subject, body=body)
+    database = bootstrap(settings)
+    try:
+        sent = send_once(
+            database.session_factory, mailer_from_settings(settings), mail, notices[0].kind.value
+        )
+        record_sent(
+            database.session_factory,
+            [(n.key, n.plan_stage_id) for n in notices],
+            notices[0].kind.value,
+            ", ".join(to),
+            subject,
+            "digest",
+        )
+        return sent
     finally:
         database.dispose()
 
@@ -209,18 +252,27 @@ def watch_deadlines(
     and send what is due. Running again at the same instant sends nothing new."""
     logger = get_run_logger()
     moment = now or datetime.now(UTC)
-    ids, mouo_emails = _session_ids(settings, campaign_code, session_codes)
+    _, mouo_emails = _session_ids(settings, campaign_code, session_codes)
     database = bootstrap(settings)
     try:
         with UnitOfWork(database.session_factory) as uow:
-            checks = completion_checks(uow.session, ids)
+            # Every plan row, automated or people's work, per performer and occurrence: the
+            # board's cells, stored as the board's states, and their deadlines checked.
+            scope = load_scope(uow.session, campaign_code, session_codes)
+            cells = board_cells(uow.session, scope, moment)
+            store_states(uow.session, cells, moment)
+            uow.commit()
+            checks = checks_of(cells)
     finally:
         database.dispose()
     notices = evaluate(checks, moment, policy)
     outcomes: list[NoticeOutcome] = []
     automation_on = bool(notices) and automation_enabled(DEADLINE_AUTOMATION)
     handed = [n for n in notices if _to_automation(n, moment, automation_on)]
-    sent_before = _sent_before(settings, [n.key for n in handed])
+    sent_before = _sent_before(settings, [n.key for n in notices])
+    # One mail per recipient and kind of notice: a single notice as its own letter, several
+    # (a road map's month ending for fifty rows) as one list.
+    groups: dict[tuple[NoticeKind, tuple[str, ...]], list[Notice]] = {}
     for notice in notices:
         if notice in handed:
             unsent = notice.key not in sent_before
@@ -228,15 +280,24 @@ def watch_deadlines(
                 _emit(notice, campaign_code, region)
             outcomes.append(NoticeOutcome(notice, "automation" if unsent else "already_sent"))
             continue
+        if notice.key in sent_before:
+            outcomes.append(NoticeOutcome(notice, "already_sent"))
+            continue
         to = _recipients(settings, notice, mouo_emails)
         if not to:
             logger.warning("no address for %s of %s: %s", notice.kind, notice.recipient, notice.key)
             outcomes.append(NoticeOutcome(notice, "no_address"))
             continue
-        sent = send_notice(settings, notice, to, moment)
-        if sent:
-            _emit(notice, campaign_code, region)
-        outcomes.append(NoticeOutcome(notice, "sent" if sent else "already_sent"))
+        groups.setdefault((notice.kind, to), []).append(notice)
+    for (_, to), group in groups.items():
+        if len(group) == 1:
+            sent = send_notice(settings, group[0], to, moment)
+        else:
+            sent = send_digest(settings, group, to, moment)
+        for notice in group:
+            if sent:
+                _emit(notice, campaign_code, region)
+            outcomes.append(NoticeOutcome(notice, "sent" if sent else "already_sent"))
     zone = next((c.zone for c in checks), None) or _plan_zone(settings, campaign_code)
     table_artifact(
         "watchdog-notices",
@@ -256,6 +317,9 @@ def watch_deadlines(
         ],
         f"Контроль сроков на {local_time_text(moment, zone)}",
     )
+    # The board per session, as the coordinator sees it in the Prefect UI: a table of every
+    # row and the season's timeline (its PNG also served by `rcoi web`).
+    publish_board_artifacts(settings, scope, cells, moment)
     sent_now = [o for o in outcomes if o.status == "sent"]
     logger.info(
         "watchdog at %s: %d checks, %d notices due, %d sent now",

@@ -136,7 +136,7 @@ def load_plan_or_exit(plan: str) -> Plan:
 def session_code(the_plan: Plan, session: str | None) -> str:
     """The session asked for, or the plan's first; exit 2 when the plan has no such session."""
     try:
-        return the_plan.session(session).id if session else the_plan.sessions[0].id
+        return the_plan.session(session).id if session else the_plan.board_sessions()[0].id
     except PlanError as exc:
         raise usage_error(str(exc)) from None
     except IndexError:

@@ -31,7 +31,7 @@ __all__ = ["register"]
 Out = Annotated[Path | None, typer.Option(help=OUT_HELP)]
 PlanOption = Annotated[str, typer.Option(help=PLAN_HELP)]
 SessionOption = Annotated[str | None, typer.Option(help=SESSION_HELP)]
-ROLES = ("operator", "senior")
+ROLES = ("operator", "senior", "coordinator")
 
 operator_app = typer.Typer(help="Операторы страниц верификации.", no_args_is_help=True)
 verify_app = typer.Typer(help="Верификация: запуск, закрытие очереди.", no_args_is_help=True)
@@ -68,7 +68,9 @@ def assign_command(
 @operator_app.command("add")
 def operator_add(
     login: Annotated[str, typer.Argument(help="логин оператора")],
-    role: Annotated[str, typer.Option(help="operator или senior")] = "operator",
+    role: Annotated[
+        str, typer.Option(help="operator, senior или coordinator (доска)")
+    ] = "operator",
     out: Out = None,
 ) -> None:
     """Завести оператора или задать ему новый пароль.
@@ -79,7 +81,7 @@ def operator_add(
     from tasks.errors import RcoiError
 
     if role not in ROLES:
-        raise usage_error(f"роль «{role}»: operator или senior")
+        raise usage_error(f"роль «{role}»: operator, senior или coordinator")
     settings = settings_for(out)
     password = os.environ.get("RCOI_NEW_PASSWORD") or getpass.getpass("Пароль: ")
     try:

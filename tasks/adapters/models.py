@@ -46,6 +46,8 @@ __all__ = [
     "Registration",
     "Result",
     "Room",
+    "RowMark",
+    "RowState",
     "School",
     "StageCompletion",
     "Submission",
@@ -249,6 +251,16 @@ class PlanStage(Base):
     due_at: Mapped[datetime | None]
     responsible: Mapped[list[str]] = mapped_column(default=list)
     ambiguous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The board's fields (issue 17): the source's section and «Сроки» words, the performers
+    # as the source names them, the predecessors, the reference of an unresolved external
+    # term, and every occurrence as [start, due] ISO instants (one for a plain row).
+    section: Mapped[str | None] = mapped_column(Text)
+    term: Mapped[str | None] = mapped_column(Text)
+    performers: Mapped[list[str]] = mapped_column(default=list)
+    after: Mapped[list[str]] = mapped_column(default=list)
+    external: Mapped[str | None] = mapped_column(Text)
+    windows: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # the row's place in the plan
 
 
 class StageCompletion(Base):
@@ -262,6 +274,39 @@ class StageCompletion(Base):
     completed_at: Mapped[datetime]
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RowMark(Base):
+    """A plan row marked done by its performer or the coordinator (a manual row: people's work
+    the system cannot see). Reopening deletes the mark; the audit log keeps both."""
+
+    __tablename__ = "row_mark"
+    __table_args__ = (UniqueConstraint("plan_stage_id", "party", "occurrence"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_stage_id: Mapped[int] = mapped_column(ForeignKey("plan_stage.id"), index=True)
+    party: Mapped[str] = mapped_column(String(32))  # 'rcoi', a МОУО code, a school code, ...
+    occurrence: Mapped[int] = mapped_column(Integer, default=0)  # 0-based, per window
+    done_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class RowState(Base):
+    """The board's stored state of a plan row for one performer and occurrence, as the last
+    watchdog or board refresh computed it (не начат / идёт / ожидание / выполнен / просрочен)."""
+
+    __tablename__ = "row_state"
+    __table_args__ = (UniqueConstraint("plan_stage_id", "party", "occurrence"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_stage_id: Mapped[int] = mapped_column(ForeignKey("plan_stage.id"), index=True)
+    party: Mapped[str] = mapped_column(String(32))
+    occurrence: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    waiting_on: Mapped[str] = mapped_column(String(200), default="")
+    due_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    computed_at: Mapped[datetime]
 
 
 class Registration(Base):
@@ -453,7 +498,9 @@ class Operator(Base):
     """A person who signs in to the verification pages: a password hash (scrypt), a role."""
 
     __tablename__ = "operator"
-    __table_args__ = (CheckConstraint("role IN ('operator', 'senior')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'senior', 'coordinator')", name="role"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))

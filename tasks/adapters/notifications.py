@@ -12,7 +12,7 @@ from tasks.adapters.mail import Mailer, OutgoingMail, mailer_from_settings
 from tasks.adapters.models import Notification
 from tasks.adapters.unit_of_work import UnitOfWork
 
-__all__ = ["alert_coordinator", "already_sent", "send_once"]
+__all__ = ["alert_coordinator", "already_sent", "record_sent", "send_once"]
 
 
 def already_sent(session: Session, key: str) -> bool:
@@ -52,6 +52,42 @@ def send_once(
             )
             uow.commit()
     return True
+
+
+def record_sent(
+    session_factory: sessionmaker[Session],
+    keys: list[tuple[str, int | None]],
+    kind: str,
+    recipient: str,
+    subject: str,
+    channel: str,
+) -> int:
+    """Remember notices that went out inside another mail (a digest), each under its own key,
+    so that none goes out again; returns how many were new."""
+    now = datetime.now(UTC)
+    with UnitOfWork(session_factory) as uow:
+        present = set(
+            uow.session.scalars(
+                select(Notification.dedup_key).where(
+                    Notification.dedup_key.in_([key for key, _ in keys])
+                )
+            )
+        )
+        new = [(key, stage) for key, stage in keys if key not in present]
+        uow.session.add_all(
+            Notification(
+                dedup_key=key,
+                kind=kind,
+                channel=channel,
+                recipient=recipient,
+                subject=subject,
+                plan_stage_id=stage,
+                sent_at=now,
+            )
+            for key, stage in new
+        )
+        uow.commit()
+    return len(new)
 
 
 def alert_coordinator(

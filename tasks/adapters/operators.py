@@ -70,8 +70,8 @@ def verify_password(password: str, stored: str) -> bool:
 
 def add_operator(session: Session, login: str, password: str, role: str, actor: str) -> None:
     """Create an operator or set a new password and role; audit-logged (never the password)."""
-    if role not in ("operator", "senior"):
-        raise DataError("роль: operator или senior")
+    if role not in ("operator", "senior", "coordinator"):
+        raise DataError("роль: operator, senior или coordinator")
     if len(password) < MIN_PASSWORD:
         raise DataError(f"пароль короче {MIN_PASSWORD} символов")
     operator = session.scalars(select(Operator).where(Operator.login == login)).one_or_none()

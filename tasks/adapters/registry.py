@@ -26,7 +26,7 @@ from tasks.adapters.models import (
     School,
     Venue,
 )
-from tasks.domain.plan import Plan, ResolvedStage
+from tasks.domain.plan import Plan, ResolvedStage, Stage
 
 __all__ = [
     "LoadCounts",
@@ -191,15 +191,17 @@ def upsert_campaign(
         ["code"],
     )
     campaign_id = session.scalars(select(Campaign.id).where(Campaign.code == plan.id)).one()
+    year = plan.year_session.id if plan.year_session else None
     session_rows = [
         {
             "campaign_id": campaign_id,
             "code": s.id,
-            "ordinal": n,
+            "ordinal": 0 if s.id == year else n,
             "exam_date": s.exam_date,
             "label": s.label,
         }
-        for n, s in enumerate(plan.sessions, start=1)
+        for n, s in enumerate(plan.board_sessions(), start=1)
+        if s.id in resolved
     ]
     sessions_new = insert_missing(session, ExamSession, session_rows, ["campaign_id", "code"])
     session_ids = {
@@ -208,6 +210,7 @@ def upsert_campaign(
             select(ExamSession.code, ExamSession.id).where(ExamSession.campaign_id == campaign_id)
         )
     }
+    by_id = {stage.id: (position, stage) for position, stage in enumerate(plan.stages)}
     stage_rows = [
         {
             "session_id": session_ids[code],
@@ -221,16 +224,66 @@ def upsert_campaign(
             "due_at": s.end,
             "responsible": [party.value for party in s.responsible],
             "ambiguous": s.ambiguous,
+            **_board_fields(s, *by_id[s.stage_id], code),
         }
         for code, stages in resolved.items()
         for s in stages
     ]
     stages_new = insert_missing(session, PlanStage, stage_rows, ["session_id", "stage_key"])
+    _refresh_stages(session, stage_rows)
     return {
         "campaigns": LoadCounts(1, campaign_new),
         "sessions": LoadCounts(len(session_rows), sessions_new),
         "plan_stages": LoadCounts(len(stage_rows), stages_new),
     }
+
+
+def _board_fields(
+    resolved: ResolvedStage, position: int, stage: Stage, session_code: str
+) -> dict[str, Any]:
+    """What the board shows of a row besides its instants: the source's words, performers,
+    predecessors, an unresolved external reference, and every occurrence's window."""
+    spec = stage.overrides.get(session_code, stage.time)
+    reference = getattr(spec, "reference", None) if resolved.unresolved else None
+    return {
+        "section": stage.section,
+        "term": stage.term or getattr(spec, "wording", None),
+        "performers": list(stage.performers),
+        "after": list(stage.after),
+        "external": reference,
+        "windows": [
+            [start.isoformat() if start else None, due.isoformat() if due else None]
+            for start, due in resolved.windows()
+        ],
+        "position": position,
+    }
+
+
+_REFRESHED = (
+    "row", "title", "kind", "automated_stage", "zone", "starts_at", "due_at", "responsible",
+    "ambiguous", "section", "term", "performers", "after", "external", "windows", "position",
+)  # fmt: skip
+
+
+def _refresh_stages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """A plan stored again (corrected, an external reference given its dates) updates its rows
+    in place: same ids, so marks, completions and notices stay attached."""
+    present = {
+        (session_id, key): stage
+        for stage, session_id, key in session.execute(
+            select(PlanStage, PlanStage.session_id, PlanStage.stage_key).where(
+                PlanStage.session_id.in_({row["session_id"] for row in rows})
+            )
+        ).tuples()
+    }
+    for row in rows:
+        stage = present.get((row["session_id"], row["stage_key"]))
+        if stage is None:
+            continue
+        for name in _REFRESHED:
+            if getattr(stage, name) != row[name]:
+                setattr(stage, name, row[name])
+    session.flush()
 
 
 _PERSON_COLUMNS = (

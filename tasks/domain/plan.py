@@ -155,6 +155,9 @@ class Party(StrEnum):
     FCT = "fct"
     AUTHORITY = "authority"
     ROSOBRNADZOR = "rosobrnadzor"
+    # A regional organisation outside the chain (an institute, a methodical service): the
+    # coordinator marks its rows and hears of their lateness.
+    OTHER = "other"
 
 
 class DateRef(_Strict):
@@ -223,9 +226,18 @@ _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 class MonthWindow(_Strict):
     """A whole month or run of months, as road maps write them: «ноябрь 2023»."""
 
-    kind: Literal["month"]
+    kind: Literal["month"] = "month"
     month: Annotated[str, Field(pattern=_MONTH)]
     through: Annotated[str, Field(pattern=_MONTH)] | None = None
+
+
+class Months(_Strict):
+    """Several separate months or runs of months, as road maps write them: «март, май, январь
+    2024 года», «сентябрь – декабрь 2023 года, февраль – апрель 2024 года». Each period is an
+    occurrence of its own, due at the period's end and tracked on its own."""
+
+    kind: Literal["months"]
+    periods: Annotated[list[MonthWindow], Field(min_length=1)]
 
 
 class Recurring(_Strict):
@@ -256,7 +268,7 @@ class External(_Strict):
 
 
 TimeSpec = Annotated[
-    Window | Exact | NotBefore | Deadline | MonthWindow | Recurring | External,
+    Window | Exact | NotBefore | Deadline | MonthWindow | Months | Recurring | External,
     Field(discriminator="kind"),
 ]
 
@@ -266,6 +278,8 @@ _SLUG = r"^[a-z][a-z0-9_]*$"
 class Stage(_Strict):
     id: Annotated[str, Field(pattern=_SLUG)]
     row: str | None = None
+    # The source's section heading when its row numbers restart per section (road maps).
+    section: str | None = None
     title: str
     stage: StageKind | None = None
     performers: list[str] = []
@@ -277,6 +291,8 @@ class Stage(_Strict):
     zone: str | None = None
     completion: str | None = None
     reminders_days: list[int] | None = None
+    # The source's «Сроки» cell word for word («март, май, январь 2024 года»).
+    term: str | None = None
     note: str | None = None
 
 
@@ -292,6 +308,23 @@ class Session(_Strict):
     label: str = ""
 
 
+class Span(_Strict):
+    """The days a plan's rows may fall on, when they reach past its school year (a road map
+    that runs to the additional September period and the autumn's analysis)."""
+
+    start: date
+    end: date
+
+
+class YearSession(_Strict):
+    """A board session for the rows that do not depend on an exam day (a road map's months,
+    its «в течение учебного года»): they are stored and tracked once, under this id, instead
+    of once per exam session."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")]
+    label: str = "весь учебный год"
+
+
 class Plan(_Strict):
     schema_version: Literal[1]
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")]
@@ -303,20 +336,53 @@ class Plan(_Strict):
     calendar: str = "ru"
     reminders_days: list[int] = [3, 1]
     sessions: list[Session] = []
+    span: Span | None = None
+    year_session: YearSession | None = None
     stages: list[Stage]
 
+    @model_validator(mode="after")
+    def _year_id_free(self) -> Plan:
+        if self.year_session and self.year_session.id in {s.id for s in self.sessions}:
+            raise ValueError(f"year_session.id «{self.year_session.id}» совпадает с id срока")
+        return self
+
     def session(self, session_id: str) -> Session:
-        for session in self.sessions:
+        for session in self.board_sessions():
             if session.id == session_id:
                 return session
         raise PlanError(f"в плане {self.id} нет срока {session_id}")
+
+    def year(self) -> Session | None:
+        """The year session as a Session (its day: the first day of the plan's span)."""
+        if self.year_session is None:
+            return None
+        first, _ = self.school_year_bounds()
+        return Session(id=self.year_session.id, exam_date=first, label=self.year_session.label)
+
+    def board_sessions(self) -> list[Session]:
+        """The exam sessions, then the year session when the plan has one."""
+        year = self.year()
+        return [*self.sessions, *([year] if year else [])]
+
+    def is_year_stage(self, stage: Stage) -> bool:
+        """A row stored once under the year session: the plan has one, the row is bound to
+        no exam session and none of its dates counts from an exam day."""
+        return (
+            self.year_session is not None
+            and stage.sessions is None
+            and not stage.overrides
+            and not _uses_offset(stage)
+        )
 
     def session_ordinal(self, session_id: str) -> int:
         """1 for the first exam session of the plan, 2 for the next, ..."""
         return [s.id for s in self.sessions].index(self.session(session_id).id) + 1
 
     def school_year_bounds(self) -> tuple[date, date]:
-        """1 July of the first year to 31 August of the second: the span its dates belong to."""
+        """1 July of the first year to 31 August of the second: the span its dates belong to
+        (the plan's own `span` when it gives one)."""
+        if self.span is not None:
+            return self.span.start, self.span.end
         first = int(self.school_year[:4])
         return date(first, 7, 1), date(first + 1, 8, 31)
 
@@ -363,15 +429,24 @@ class ResolvedStage:
     end: datetime | None
     responsible: tuple[Party, ...]
     after: tuple[str, ...]
-    occurrences: tuple[datetime, ...] = ()
+    occurrences: tuple[datetime, ...] = ()  # due instants of a recurring item or of periods
     start_timed: bool = False
     ambiguous: bool = False
     unresolved: bool = False
     local_times: tuple[LocalTimeNote, ...] = ()
 
+    occurrence_starts: tuple[datetime, ...] = ()  # parallel to `occurrences`
+
     @property
     def due(self) -> datetime | None:
         return self.end
+
+    def windows(self) -> list[tuple[datetime | None, datetime | None]]:
+        """(start, due) of every occurrence: one for a plain row, one per period or recurring
+        due day otherwise."""
+        if self.occurrences:
+            return list(zip(self.occurrence_starts, self.occurrences, strict=True))
+        return [(self.start, self.end)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,6 +575,7 @@ def _resolve_stage(
         )
         raise PlanError(f"{what}, поле {field_name}: {exc}") from None
     ambiguous, unresolved, timed = flags
+    starts = _occurrence_starts(spec, start, occurrences, ctx)
     return ResolvedStage(
         stage_id=stage.id,
         row=stage.row,
@@ -513,6 +589,7 @@ def _resolve_stage(
         responsible=tuple(stage.responsible),
         after=tuple(stage.after),
         occurrences=occurrences,
+        occurrence_starts=starts,
         start_timed=timed,
         ambiguous=ambiguous,
         unresolved=unresolved,
@@ -551,6 +628,10 @@ def _instants(
         case MonthWindow():
             start = _local(_month_start(spec.month), None, ctx, "start")
             end = _local(_month_start(spec.through or spec.month, after=1), None, ctx, "end")
+        case Months():
+            windows = [_instants(period, ctx)[:2] for period in spec.periods]
+            occurrences = tuple(end for _, end in windows if end is not None)
+            start, end = windows[0][0], windows[-1][1]
         case Recurring():
             occurrences = _recurring(spec, ctx)
             start, end = _start(spec.start, ctx), _end(spec.end, ctx)
@@ -561,6 +642,21 @@ def _instants(
                 start, end = _start(spec.resolved.start, ctx), _end(spec.resolved.end, ctx)
                 timed = spec.resolved.start.time is not None
     return start, _not_before(start, end, ctx), occurrences, (ambiguous, unresolved, timed)
+
+
+def _occurrence_starts(
+    spec: BaseModel, start: datetime | None, occurrences: tuple[datetime, ...], ctx: _Context
+) -> tuple[datetime, ...]:
+    """When each occurrence opens: a period at its first day; a recurring due day right after
+    the previous one (the first at the item's start)."""
+    if isinstance(spec, Months):
+        scratch = _Context(ctx.exam_date, ctx.zone, ctx.calendar)
+        return tuple(
+            _local(_month_start(period.month), None, scratch, "start") for period in spec.periods
+        )
+    if not occurrences or start is None:
+        return ()
+    return (start, *occurrences[:-1])
 
 
 def _not_before(start: datetime | None, end: datetime | None, ctx: _Context) -> datetime | None:
@@ -577,7 +673,12 @@ def _not_before(start: datetime | None, end: datetime | None, ctx: _Context) -> 
     return end
 
 
-def _applies(stage: Stage, session: Session | None) -> bool:
+def _applies(plan: Plan, stage: Stage, session: Session | None) -> bool:
+    if plan.year_session is not None and session is not None:
+        if session.id == plan.year_session.id:
+            return plan.is_year_stage(stage)
+        if plan.is_year_stage(stage):
+            return False
     return session is None or stage.sessions is None or session.id in stage.sessions
 
 
@@ -590,16 +691,16 @@ def resolve_plan(
     """
     if session_id is not None:
         session: Session | None = plan.session(session_id)
-    elif len(plan.sessions) == 1:
+    elif len(plan.sessions) == 1 and plan.year_session is None:
         session = plan.sessions[0]
     elif not plan.sessions:
-        session = None
+        session = plan.year()
     else:
         raise PlanError(f"в плане {plan.id} сроков: {len(plan.sessions)}; укажите один")
     return [
         _resolve_stage(stage, session, plan, calendar)
         for stage in plan.stages
-        if _applies(stage, session)
+        if _applies(plan, stage, session)
     ]
 
 
@@ -640,15 +741,16 @@ def _structure_problems(plan: Plan) -> list[PlanProblem]:
                     stage_id,
                 )
             )
-    rows = Counter(stage.row for stage in plan.stages if stage.row)
-    for row, count in rows.items():
+    rows = Counter((stage.section, stage.row) for stage in plan.stages if stage.row)
+    for (section, row), count in rows.items():
         if count > 1:
-            names = ", ".join(s.id for s in plan.stages if s.row == row)
+            names = ", ".join(s.id for s in plan.stages if (s.section, s.row) == (section, row))
+            where = f" в разделе «{section}»" if section else ""
             problems.append(
                 PlanProblem(
                     Severity.WARNING,
                     "duplicate-row",
-                    f"номер строки {row} повторяется {count} раза: {names}",
+                    f"номер строки {row}{where} повторяется {count} раза: {names}",
                 )
             )
     session_ids = {session.id for session in plan.sessions}
@@ -773,20 +875,32 @@ def _zone_problems(plan: Plan) -> list[PlanProblem]:
 
 
 def _span_problems(resolved: list[ResolvedStage]) -> list[PlanProblem]:
-    """A stage that ends before (or when) it starts: a typo such as «сентябрь – апрель»."""
+    """A stage (or one of its periods) that ends before (or when) it starts: a typo such as
+    «сентябрь – апрель»."""
     return [
         PlanProblem(
             Severity.ERROR,
             "end-before-start",
-            f"этап заканчивается ({stage.end:%d.%m.%Y %H:%M}) не позже, чем начинается "
-            f"({stage.start:%d.%m.%Y %H:%M})",
+            f"этап заканчивается ({end:%d.%m.%Y %H:%M}) не позже, чем начинается "
+            f"({start:%d.%m.%Y %H:%M})",
             stage.stage_id,
             stage.session_id,
         )
         for stage in resolved
-        if stage.start is not None
-        and stage.end is not None
-        and stage.end.astimezone(UTC) <= stage.start.astimezone(UTC)  # not the wall clocks
+        for start, end in {
+            window: None
+            for window in [
+                (stage.start, stage.end),
+                *(
+                    zip(stage.occurrence_starts, stage.occurrences, strict=True)
+                    if stage.kind == "months"
+                    else ()
+                ),
+            ]
+        }
+        if start is not None
+        and end is not None
+        and end.astimezone(UTC) <= start.astimezone(UTC)  # not the wall clocks
     ]
 
 
@@ -899,6 +1013,11 @@ def _last_day(end: datetime) -> date:
 
 def _year_problems(plan: Plan, resolved: list[ResolvedStage]) -> list[PlanProblem]:
     first, last = plan.school_year_bounds()
+    span = (
+        f"периода плана {first:%d.%m.%Y}–{last:%d.%m.%Y}"
+        if plan.span
+        else f"{plan.school_year} учебного года"
+    )
     problems = []
     for stage in resolved:
         days = [stage.start.date() if stage.start else None]
@@ -909,8 +1028,7 @@ def _year_problems(plan: Plan, resolved: list[ResolvedStage]) -> list[PlanProble
                     PlanProblem(
                         Severity.WARNING,
                         "stale-year",
-                        f"дата {day:%d.%m.%Y} вне {plan.school_year} учебного года "
-                        "(не перенесена из прошлогоднего плана?)",
+                        f"дата {day:%d.%m.%Y} вне {span} (не перенесена из прошлогоднего плана?)",
                         stage.stage_id,
                         stage.session_id,
                     )
@@ -924,7 +1042,7 @@ def check_plan(plan: Plan, calendar: ProductionCalendar | None = None) -> list[P
     problems = _structure_problems(plan) + _zone_problems(plan)
     if any(problem.code in {"missing-zone", "unknown-zone"} for problem in problems):
         return _sorted(problems)
-    sessions: list[str | None] = [s.id for s in plan.sessions] or [None]
+    sessions: list[str | None] = [s.id for s in plan.board_sessions()] or [None]
     if not plan.sessions and any(_uses_offset(stage) for stage in plan.stages):
         problems.append(
             PlanProblem(

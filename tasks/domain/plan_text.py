@@ -14,6 +14,7 @@ KIND_NAMES = {
     "not_before": "не ранее",
     "deadline": "срок",
     "month": "месяц",
+    "months": "месяцы",
     "recurring": "регулярно",
     "external": "внешний",
 }
@@ -50,7 +51,11 @@ def format_schedule(plan: Plan, sessions: dict[str | None, list[ResolvedStage]])
         if session_id is not None:
             session = plan.session(session_id)
             label = f" ({session.label})" if session.label else ""
-            lines.append(f"Срок {session.id}{label}, день экзамена {session.exam_date:%d.%m.%Y}")
+            if plan.year_session is not None and session.id == plan.year_session.id:
+                lines.append(f"Срок {session.id}{label}: строки, не зависящие от дня экзамена")
+            else:
+                day = f"день экзамена {session.exam_date:%d.%m.%Y}"
+                lines.append(f"Срок {session.id}{label}, {day}")
         lines.append(header)
         for stage in stages:
             kind = KIND_NAMES.get(stage.kind, stage.kind) + ("?" if stage.ambiguous else "")
@@ -61,7 +66,13 @@ def format_schedule(plan: Plan, sessions: dict[str | None, list[ResolvedStage]])
                 f"{format_instant(_utc(stage.end), end=True):<17} {stage.zone}"
             )
             lines.append(f"{'':>8}{stage.title}")
-            if stage.occurrences:
+            if stage.kind == "months":
+                periods = "; ".join(
+                    f"{format_instant(start)} – {format_instant(due, end=True)}"
+                    for start, due in stage.windows()
+                )
+                lines.append(f"{'':>8}периоды: {periods}")
+            elif stage.occurrences:
                 dates = ", ".join(f"{moment:%d.%m.%Y}" for moment in stage.occurrences)
                 lines.append(f"{'':>8}даты: {dates}")
             if stage.unresolved:

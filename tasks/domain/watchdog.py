@@ -14,6 +14,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from tasks.domain.collect import deadline_text
+from tasks.domain.submission_rules import plural
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -21,6 +22,8 @@ __all__ = [
     "Notice",
     "NoticeKind",
     "Policy",
+    "digest_key",
+    "digest_mail",
     "evaluate",
     "notice_mail",
 ]
@@ -29,6 +32,9 @@ __all__ = [
 class NoticeKind(StrEnum):
     REMINDER = "reminder"  # to the responsible party, before the deadline
     ALERT = "alert"  # to the responsible party, as soon as the deadline has passed unmet
+    # to the МОУО about its late schools, with the schools' alerts (the chain ОО → МОУО →
+    # coordinator → authority: a late school is its МОУО's business first)
+    MUNICIPAL = "municipal"
     ESCALATION = "escalation"  # to the RCOI coordinator, with the alert
     AUTHORITY = "authority"  # to the regional education authority, after a delay
 
@@ -37,12 +43,19 @@ class NoticeKind(StrEnum):
 class Policy:
     reminders: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))
     authority_delay: timedelta = timedelta(days=1)
+    # The chain's other steps after the deadline: a late school's МОУО, then the coordinator.
+    municipal_delay: timedelta = timedelta(0)
+    coordinator_delay: timedelta = timedelta(0)
 
     def __post_init__(self) -> None:
         if any(offset <= timedelta(0) for offset in self.reminders):
             raise ValueError("reminder offsets must be positive")
         if self.authority_delay < timedelta(0):
             raise ValueError("the authority delay cannot be negative")
+        if not timedelta(0) <= self.municipal_delay <= self.coordinator_delay:
+            raise ValueError("the chain runs school → МОУО → coordinator: delays in that order")
+        if self.coordinator_delay > self.authority_delay:
+            raise ValueError("the coordinator hears before the authority")
 
 
 DEFAULT_POLICY = Policy()
@@ -58,8 +71,19 @@ class Check:
     title: str
     due: datetime  # aware
     zone: str
-    party: str  # a МОУО code, a school code (grading) or "rcoi"
+    party: str  # a МОУО code, a school code, "rcoi", "authority", or a body's kind
     completed: bool
+    kind: str = ""  # mouo | school | rcoi | authority | fct | rosobrnadzor | other ("": by code)
+    parent: str | None = None  # the МОУО of a school
+    occurrence: int = 0  # which period of a row with several (the key names its due instant)
+
+    @property
+    def alerted(self) -> bool:
+        """Whether the party itself gets the alert: a МОУО, a school or the authority with an
+        address of its own; the RCOI's and outside bodies' lateness go to the coordinator."""
+        if self.party == "rcoi" or self.kind in ("rcoi", "fct", "rosobrnadzor", "other"):
+            return False
+        return not (self.kind and self.party == self.kind and self.kind != "authority")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,15 +136,30 @@ def evaluate(
                 _notice(check, NoticeKind.REMINDER, f"{base}:{check.party}:{_label(offset)}")
             )
         if now >= check.due:
-            if check.party != "rcoi":  # the RCOI's own lateness goes to its coordinator below
+            if check.alerted:  # the RCOI's own lateness goes to its coordinator below
                 notices.append(_notice(check, NoticeKind.ALERT, f"{base}:{check.party}"))
             late.setdefault((check.plan_stage_id, base), []).append(check)
     for (_, base), checks_late in late.items():
+        schools: dict[str, list[Check]] = {}
+        for check in checks_late:
+            if check.parent is not None and now >= check.due + policy.municipal_delay:
+                schools.setdefault(check.parent, []).append(check)
+        for mouo, of_mouo in sorted(schools.items()):
+            notices.append(
+                _notice(
+                    of_mouo[0],
+                    NoticeKind.MUNICIPAL,
+                    f"{base}:mouo:{mouo}",
+                    mouo,
+                    sorted(c.party for c in of_mouo),
+                )
+            )
         first = checks_late[0]
         parties = tuple(sorted(c.party for c in checks_late))
-        notices.append(
-            _notice(first, NoticeKind.ESCALATION, f"{base}:coordinator", "coordinator", parties)
-        )
+        if now >= first.due + policy.coordinator_delay:
+            notices.append(
+                _notice(first, NoticeKind.ESCALATION, f"{base}:coordinator", "coordinator", parties)
+            )
         if now >= first.due + policy.authority_delay:
             notices.append(
                 _notice(first, NoticeKind.AUTHORITY, f"{base}:authority", "authority", parties)
@@ -149,9 +188,20 @@ def _notice(
     )
 
 
+_BODIES_RU = {
+    "rcoi": "РЦОИ",
+    "authority": "орган управления образованием",
+    "fct": "ФЦТ",
+    "rosobrnadzor": "Рособрнадзор",
+    "other": "другая организация",
+    "mouo": "МОУО (все)",
+    "school": "ОО (все)",
+}
+
+
 def _party_ru(party: str) -> str:
-    if party == "rcoi":
-        return "РЦОИ"
+    if party in _BODIES_RU:
+        return _BODIES_RU[party]
     return f"ОО {party}" if party.isdigit() else f"МОУО {party}"
 
 
@@ -187,6 +237,17 @@ def notice_mail(notice: Notice, now: datetime) -> tuple[str, str]:
             "Просим выполнить его незамедлительно и сообщить в РЦОИ о причинах задержки. "
             "Информация о нарушении срока передана координатору РЦОИ.\n"
         )
+    elif notice.kind is NoticeKind.MUNICIPAL:
+        late = "\n".join(f"  – {_party_ru(p)}" for p in notice.parties)
+        subject = f"Нарушен срок «{notice.title}»: {len(notice.parties)} ОО"
+        body = (
+            f"Уважаемые коллеги ({_party_ru(notice.recipient)})!\n\n"
+            f"Срок этапа «{notice.title}» (срок {notice.session_code}) истёк {deadline}. "
+            "Этап не выполнили образовательные организации вашего муниципалитета:\n"
+            f"{late}\n\n"
+            "Им направлены уведомления о нарушении срока. Просим принять меры и сообщить в "
+            "РЦОИ; сведения переданы координатору РЦОИ.\n"
+        )
     else:
         whom = (
             "координатору РЦОИ"
@@ -202,4 +263,71 @@ def notice_mail(notice: Notice, now: datetime) -> tuple[str, str]:
             f"{late}\n\n"
             "Ответственным направлены уведомления о нарушении срока.\n"
         )
+    return subject, body
+
+
+def digest_key(notices: Sequence[Notice]) -> str:
+    """The key of one mail that carries several notices of a kind to one recipient: the same
+    notices give the same key (a re-run after a crash between sending and recording)."""
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(sorted(n.key for n in notices)).encode()).hexdigest()
+    first = notices[0]
+    return f"watchdog:digest:{first.kind.value}:{first.recipient}:{digest[:24]}"
+
+
+_DIGEST_SUBJECT = {
+    NoticeKind.REMINDER: "Напоминание: сроки плана-графика — {n} {rows}",
+    NoticeKind.ALERT: "Сроки нарушены: {n} {rows} плана-графика",
+    NoticeKind.MUNICIPAL: "Нарушены сроки ОО: {n} {rows} плана-графика",
+    NoticeKind.ESCALATION: "Нарушены сроки: {n} {rows} плана-графика",
+    NoticeKind.AUTHORITY: "Нарушены сроки: {n} {rows} плана-графика",
+}
+
+
+def digest_mail(notices: Sequence[Notice], now: datetime) -> tuple[str, str]:
+    """One mail for several notices of one kind to one recipient (a school does not get fifty
+    letters when a road map's month ends): every row with its deadline and, past it, who is
+    late. Russian; codes and stage names only."""
+    first = notices[0]
+    ordered = sorted(notices, key=lambda n: (n.due, n.session_code, n.stage_key))
+    lines = []
+    for notice in ordered:
+        deadline = deadline_text(notice.due, notice.zone)
+        line = f"  – «{notice.title}» (срок {notice.session_code}): до {deadline}"
+        if notice.parties:
+            line += "; не выполнили: " + ", ".join(_party_ru(p) for p in notice.parties)
+        lines.append(line)
+    listing = "\n".join(lines)
+    count = len(notices)
+    rows = plural(count, "строка", "строки", "строк")
+    subject = _DIGEST_SUBJECT[first.kind].format(n=count, rows=rows)
+    if first.kind is NoticeKind.REMINDER:
+        lead = "Напоминаем: не позднее указанных сроков должны быть выполнены строки плана-графика:"
+        tail = "Если строка уже выполнена, отметьте её (rcoi plan done или доска РЦОИ)."
+    elif first.kind is NoticeKind.ALERT:
+        lead = "Сроки строк плана-графика истекли, а выполнение не зарегистрировано:"
+        tail = (
+            "Просим выполнить их незамедлительно и сообщить в РЦОИ о причинах задержки. "
+            "Информация о нарушении сроков передана координатору РЦОИ."
+        )
+    elif first.kind is NoticeKind.MUNICIPAL:
+        lead = "Образовательные организации вашего муниципалитета не выполнили в срок:"
+        tail = (
+            "Им направлены уведомления. Просим принять меры; сведения переданы координатору РЦОИ."
+        )
+    else:
+        whom = (
+            "координатору РЦОИ"
+            if first.kind is NoticeKind.ESCALATION
+            else "в орган управления образованием"
+        )
+        lead = f"Сообщение {whom}. Не выполнены в срок строки плана-графика:"
+        tail = "Ответственным направлены уведомления о нарушении сроков."
+    greeting = (
+        ""
+        if first.recipient in ("coordinator", "authority")
+        else f"Уважаемые коллеги ({_party_ru(first.recipient)})!\n\n"
+    )
+    body = f"{greeting}{lead}\n{listing}\n\n{tail}\nПисьмо сформировано автоматически.\n"
     return subject, body

@@ -310,13 +310,32 @@ def test_the_silent_mouo_gets_a_reminder_then_an_alert_and_the_rerun_sends_nothi
         assert again["already_sent"] == again["due"] > 0
     assert _count(tmp_path, Notification) == sent_before
     outbox = sorted((tmp_path / "outbox").glob("watchdog-*.eml"))
-    assert len(outbox) == sum(watched["sent"].values())
+    # every notice is recorded under its own key; several of one kind to one recipient went
+    # out as one letter (the two escalations to the coordinator, the two to the authority)
+    assert _count_keys(tmp_path, "watchdog:") - _count_keys(tmp_path, "watchdog:digest:") == sum(
+        watched["sent"].values()
+    )
+    digests = [path for path in outbox if path.name.startswith("watchdog-digest-")]
+    assert len(outbox) - len(digests) + sum(
+        _decoded(path).count("\n  – «") for path in digests
+    ) == sum(watched["sent"].values())
     # no participant's personal data in any alert
     people = pl.read_csv(tmp_path / "region" / "participants.csv", infer_schema=False)
     text = "\n".join(_decoded(path) for path in outbox)
     assert f"МОУО {mouo}" in text
     for column in ("snils", "surname", "document_number"):
         assert not [v for v in people[column].to_list() if v and v in text], column
+
+
+def _count_keys(out: Path, prefix: str) -> int:
+    from sqlalchemy import func, select
+
+    from config.settings import Settings
+    from tasks.adapters.unit_of_work import open_unit_of_work
+
+    with open_unit_of_work(Settings(out_dir=out)) as uow:
+        query = select(func.count()).where(Notification.dedup_key.startswith(prefix))
+        return int(uow.session.scalar(query) or 0)
 
 
 def _decoded(path: Path) -> str:
