@@ -1,5 +1,6 @@
 """The application `rcoi web` serves: the operators' verification pages (`/verify/`, one exam
-session), the participants' results lookup (`/results/`, every session) and the МОУО's
+session), the coordinator's board of the plan-schedules (`/board/`, every plan; the same
+login), the participants' results lookup (`/results/`, every session) and the МОУО's
 acknowledgement links (`/ack/<token>`), over one regional database. Every response gets the
 security headers (web/headers.py); uvicorn takes a client's address from X-Forwarded-For only
 when the connection comes from a proxy RCOI_TRUSTED_PROXIES names (`server_options`)."""
@@ -19,6 +20,8 @@ from starlette.routing import Route
 from config.settings import Settings
 from tasks.adapters.database import bootstrap
 from web.alerts import alert_routes
+from web.board import PREFIX as BOARD_PREFIX
+from web.board import board_routes, board_site
 from web.headers import ERROR_HANDLERS, SecurityHeaders
 from web.lookup import STATIC, ack_routes, lookup_routes, public_site
 from web.verify import PREFIX, verify_routes, verify_site
@@ -35,6 +38,7 @@ def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
     database = bootstrap(settings)
     try:
         verify = verify_site(database, settings, campaign, session)
+        board = board_site(verify, settings)
         public = public_site(database, settings)
     except BaseException:
         database.dispose()
@@ -48,16 +52,22 @@ def create_app(settings: Settings, campaign: str, session: str) -> Starlette:
     app = Starlette(
         routes=[
             *verify_routes(verify),
+            *board_routes(board),
             *lookup_routes(public),
             *ack_routes(public),
             *alert_routes(settings, database),
             Route("/", _home, methods=["GET"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders, static=(f"{STATIC}/", f"{PREFIX}/static/"))],
+        middleware=[
+            Middleware(
+                SecurityHeaders,
+                static=(f"{STATIC}/", f"{PREFIX}/static/", f"{BOARD_PREFIX}/static/"),
+            )
+        ],
         exception_handlers=dict(ERROR_HANDLERS),
     )
-    app.state.site, app.state.public = verify, public
+    app.state.site, app.state.board, app.state.public = verify, board, public
     return app
 
 

@@ -70,6 +70,7 @@ KNOWN_COOKIE = "rcoi_known"  # tags of the logins that signed in in this browser
 KNOWN_TAGS = 8  # an operators' room may share a computer
 KNOWN_MAX_AGE = 180 * 24 * 3600  # seconds a tag stands for its browser after its login
 PREFIX = "/verify"
+BOARD = "/board/"  # the coordinator's pages (web/board.py): same login, same session cookie
 HASHES_AT_ONCE = 2  # scrypt checks in worker threads at once (16 MiB and a core each)
 HASHES_WAITING = 16  # logins waiting for a check beyond those; more are answered 503 at once
 BUSY = "Сервер занят проверкой входов. Повторите попытку через несколько секунд."
@@ -192,8 +193,11 @@ def _item_id(text: str | None) -> int | None:
     return value if value <= MAX_ID else None
 
 
-def _protected(handler: Handler, site: VerifySite) -> Callable[[Request], Awaitable[Response]]:
-    """Run `handler` for a signed-in operator; a POST must carry the session's CSRF token."""
+def _protected(
+    handler: Handler, site: VerifySite, operators_only: bool = True
+) -> Callable[[Request], Awaitable[Response]]:
+    """Run `handler` for a signed-in operator; a POST must carry the session's CSRF token. A
+    coordinator is sent to the board (signing out stays open to every role)."""
 
     async def endpoint(request: Request) -> Response:
         with UnitOfWork(site.database.session_factory) as uow:
@@ -203,6 +207,8 @@ def _protected(handler: Handler, site: VerifySite) -> Callable[[Request], Awaita
                 if request.url.path.startswith(f"{PREFIX}/crop/"):
                     return Response("требуется вход", status_code=401)
                 return _login_redirect()
+            if operators_only and who.role == "coordinator":
+                return site.page("board/operators_only.html", status=403, who=who)
             if request.method == "POST":
                 form = await request.form()
                 if not secrets.compare_digest(str(form.get("csrf", "")), who.csrf):
@@ -214,15 +220,28 @@ def _protected(handler: Handler, site: VerifySite) -> Callable[[Request], Awaita
     return endpoint
 
 
-def _login_page(site: VerifySite, status: int = 200, error: str | None = None) -> Response:
+def _next_page(value: object) -> str:
+    """Where to go after signing in: a page of the board (where a coordinator was sent from),
+    never another site; "" for the default."""
+    text = str(value or "")
+    if not text.startswith(BOARD) or "//" in text or "\\" in text or len(text) > 2000:
+        return ""
+    return text if text.isprintable() else ""
+
+
+def _login_page(
+    site: VerifySite, status: int = 200, error: str | None = None, next_page: str = ""
+) -> Response:
     token = secrets.token_urlsafe(24)
-    response = site.page("verify/login.html", status=status, csrf=token, error=error)
+    response = site.page(
+        "verify/login.html", status=status, csrf=token, error=error, next_page=next_page
+    )
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path=PREFIX)
     return response
 
 
 async def login_form(request: Request, site: VerifySite) -> Response:
-    return _login_page(site)
+    return _login_page(site, next_page=_next_page(request.query_params.get("next")))
 
 
 def tag_issued(tag: str) -> int | None:
@@ -240,18 +259,19 @@ def _known_tags(request: Request) -> list[str]:
     return [t for t in request.cookies.get(KNOWN_COOKIE, "").split(".") if t][:KNOWN_TAGS]
 
 
-def _busy(site: VerifySite) -> Response:
-    response = _login_page(site, status=503, error=BUSY)
+def _busy(site: VerifySite, next_page: str = "") -> Response:
+    response = _login_page(site, status=503, error=BUSY, next_page=next_page)
     response.headers["Retry-After"] = "10"
     return response
 
 
-def _locked(site: VerifySite, wait: float) -> Response:
+def _locked(site: VerifySite, wait: float, next_page: str = "") -> Response:
     minutes = max(1, int(wait + 59) // 60)
     response = _login_page(
         site,
         status=429,
         error=f"Слишком много неудачных попыток входа. Повторите через {minutes} мин.",
+        next_page=next_page,
     )
     response.headers["Retry-After"] = str(int(wait + 0.999))
     return response
@@ -277,6 +297,7 @@ async def login(request: Request, site: VerifySite) -> Response:
     if not cookie or not secrets.compare_digest(str(form.get("csrf", "")), cookie):
         return Response("запрос отклонён: неверный токен формы", status_code=403)
     login_name = str(form.get("login", ""))[:64]
+    next_page = _next_page(form.get("next"))
     address = request.client.host if request.client else "unknown"
     with UnitOfWork(site.database.session_factory) as uow:
         operator, stored = credentials(uow.session, login_name)
@@ -287,10 +308,10 @@ async def login(request: Request, site: VerifySite) -> Response:
     # A bounded queue: past it, an untagged login is answered at once rather than held in
     # memory behind a flood of others; a tagged browser's few attempts still wait their turn.
     if site.hashes_pending >= HASHES_AT_ONCE + HASHES_WAITING and not site.throttle.spares(tag):
-        return _busy(site)
+        return _busy(site, next_page)
     attempt = site.throttle.admit(login_name, address, tag=tag)
     if attempt.wait > 0:  # refused before any check: a locked login learns nothing, costs nothing
-        return _locked(site, attempt.wait)
+        return _locked(site, attempt.wait, next_page)
     # scrypt takes a core for tens of milliseconds: in a worker thread, a few at a time, so
     # that logins (an attacker's too) never stall the pages of everyone else.
     site.hashes_pending += 1
@@ -302,18 +323,23 @@ async def login(request: Request, site: VerifySite) -> Response:
         site.hashes_pending -= 1
     if operator_id is None or not right:
         _audit_failed_login(site, login_name)
-        return _login_page(site, status=401, error="Неверный логин или пароль")
+        return _login_page(site, status=401, error="Неверный логин или пароль", next_page=next_page)
     site.throttle.succeeded(attempt)
     with UnitOfWork(site.database.session_factory) as uow:
         found = uow.session.get(Operator, operator_id)
         if found is None or not found.active:  # deactivated meanwhile
-            return _login_page(site, status=401, error="Неверный логин или пароль")
+            return _login_page(
+                site, status=401, error="Неверный логин или пароль", next_page=next_page
+            )
         token, _ = sign_in(uow.session, found, _now())
+        role = found.role
         uow.commit()
     secure = request.url.scheme == "https"
-    response = RedirectResponse(f"{PREFIX}/", status_code=303)
-    # A browser-session cookie: the server ends the session (idle or at the shift's end).
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX)
+    home = BOARD if role == "coordinator" else f"{PREFIX}/"
+    response = RedirectResponse(next_page or home, status_code=303)
+    # A browser-session cookie: the server ends the session (idle or at the shift's end). Its
+    # path is the site's root: the coordinator's board (/board/) signs in here too.
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/")
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
     # This browser is now known for the login (a fresh tag, its earlier ones dropped): the
     # throttle counts its failures by the tag alone, so nobody else can lock it out.
@@ -339,7 +365,7 @@ async def login(request: Request, site: VerifySite) -> Response:
 async def logout(request: Request, site: VerifySite, uow: UnitOfWork, who: SignedIn) -> Response:
     sign_out(uow.session, request.cookies.get(COOKIE))
     response = _login_redirect()
-    response.delete_cookie(COOKIE, path=PREFIX)
+    response.delete_cookie(COOKIE, path="/")
     return response
 
 
@@ -498,7 +524,7 @@ def verify_routes(site: VerifySite) -> list[BaseRoute]:
     return [
         Route(f"{PREFIX}/login", public(login_form), methods=["GET"]),
         Route(f"{PREFIX}/login", public(login), methods=["POST"]),
-        Route(f"{PREFIX}/logout", protected(logout), methods=["POST"]),
+        Route(f"{PREFIX}/logout", _protected(logout, site, operators_only=False), methods=["POST"]),
         Route(f"{PREFIX}/", protected(queue), methods=["GET"]),
         Route(f"{PREFIX}/next", protected(next_item), methods=["GET"]),
         Route(f"{PREFIX}/item/{{item_id:int}}", protected(item_page), methods=["GET"]),

@@ -18,6 +18,7 @@ from enum import StrEnum
 __all__ = [
     "AUTOMATED_PARTY",
     "KIND_RU",
+    "OPEN_BEFORE_DUE",
     "STATE_RU",
     "BoardRow",
     "Cell",
@@ -72,6 +73,12 @@ AUTOMATED_PARTY: Mapping[str, str] = {
     "upload": "rcoi",
     "inform": "mouo",
 }
+
+
+# A row with a deadline and no start («не позднее чем за две недели до проведения») is under
+# way from two weeks before its deadline — the lead the plans themselves give most often — and
+# not started before: months ahead it is nobody's work yet.
+OPEN_BEFORE_DUE = timedelta(days=14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +245,8 @@ def _cell(
         return cell(
             RowStatus.LATE, f"срок истёк, выполнение не зарегистрировано ({performer.label})"
         )
-    if start is not None and now < start:
+    opens = start if start is not None else (due - OPEN_BEFORE_DUE if due is not None else None)
+    if opens is not None and now < opens:
         return cell(RowStatus.NOT_STARTED)
     if row.automated and (row.session_code, row.automated) in active:
         return cell(RowStatus.RUNNING, "идёт прогон этапа")

@@ -107,6 +107,17 @@ def test_before_the_start_not_started_within_running_past_the_due_late() -> None
     assert late[0].lateness(DUE + timedelta(hours=5)) == timedelta(hours=5)
 
 
+def test_a_row_with_only_a_deadline_opens_two_weeks_before_it() -> None:
+    rows = [row(windows=((None, DUE),))]
+    assert (
+        states(cells_of(rows, DIRECTORY, {}, DUE - timedelta(days=30)))
+        == [RowStatus.NOT_STARTED] * 3
+    )
+    assert set(states(cells_of(rows, DIRECTORY, {}, DUE - timedelta(days=13)))) == {
+        RowStatus.RUNNING
+    }
+
+
 def test_a_mark_is_done_for_its_performer_only_and_lateness_stays_visible() -> None:
     done = {(1, "4201001", 0): (DUE + timedelta(days=2), "ivanova")}
     now = DUE + timedelta(days=3)
