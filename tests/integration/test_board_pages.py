@@ -382,8 +382,9 @@ def test_the_board_shows_every_plan_with_the_kemerovo_rows_in_their_states(
     expect(applications.locator(".badge")).to_have_text("просрочен")
     expect(applications.locator(".late")).to_have_text("просрочен на 2 дн. 10 ч.")
     expect(applications.locator("td.done")).to_contain_text("0/3")
+    # February's deadline is two months away: a row with only a deadline is not begun yet
     expect(_line(page, KEMEROVO, "applications", "2018-02-07").locator(".badge")).to_have_text(
-        "идёт"
+        "не начат"
     )
     # The collect row: late for 42-01 (42-02's run recorded it), its counts and its run.
     collect = _line(page, KEMEROVO, "submit_participants", SESSION)
@@ -420,10 +421,10 @@ def test_the_kuzbass_road_map_shows_its_rows_with_months_and_several_periods(
     expect(page.locator(f"#plan-{KUZBASS} tr.section").first).to_have_text(
         "Анализ проведения ГИА в 2023 году"
     )
-    # An exam-day row of the road map in each of its three sessions.
+    # An exam-day row of the road map in each of its three sessions, in March: not begun
     for session in ("2024-05-28", "2024-05-31", "2024-06-10"):
         expect(_line(page, KUZBASS, "ris_observers", session).locator(".badge")).to_have_text(
-            "идёт"
+            "не начат"
         )
     page.close()
 
