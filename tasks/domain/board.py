@@ -145,8 +145,8 @@ def performers_of(row: BoardRow, directory: Directory) -> list[Performer]:
             found = list(directory.mouos) or [Performer("mouo", "mouo")]
         elif kind in ("school", "commission"):
             found = list(directory.schools) or [Performer("school", "school")]
-            if row.tracked_by_stage and directory.schools_by_session is not None:
-                holding = set(directory.schools_by_session.get(row.session_code, ()))
+            holding = set((directory.schools_by_session or {}).get(row.session_code, ()))
+            if row.tracked_by_stage and holding:  # graded by the schools holding the session
                 found = [school for school in found if school.party in holding]
         else:
             found = [Performer(kind, kind)]
@@ -198,7 +198,7 @@ def cells_of(
     performers = {row.plan_stage_id: performers_of(row, directory) for row in rows}
 
     def row_done(row: BoardRow) -> bool:
-        return all(
+        return bool(performers[row.plan_stage_id]) and all(
             (row.plan_stage_id, p.party, n) in done
             for p in performers[row.plan_stage_id]
             for n in range(len(row.windows))
