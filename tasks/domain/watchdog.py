@@ -227,8 +227,8 @@ def notice_mail(notice: Notice, now: datetime) -> tuple[str, str]:
             f"должен быть выполнен не позднее {deadline}. Осталось {remaining}\n\n"
             "Если данные уже отправлены в РЦОИ, дождитесь протокола проверки: этап "
             "отмечается выполненным сам. Работу, которую система не видит, отметьте "
-            "выполненной (rcoi plan done или доска РЦОИ). Письмо сформировано "
-            "автоматически.\n"
+            "выполненной: на доске плана-графика РЦОИ или через координатора РЦОИ. Письмо "
+            "сформировано автоматически.\n"
         )
     elif notice.kind is NoticeKind.ALERT:
         subject = f"Срок нарушен: «{notice.title}»"
@@ -306,7 +306,10 @@ def digest_mail(notices: Sequence[Notice], now: datetime) -> tuple[str, str]:
     subject = _DIGEST_SUBJECT[first.kind].format(n=count, rows=rows)
     if first.kind is NoticeKind.REMINDER:
         lead = "Напоминаем: не позднее указанных сроков должны быть выполнены строки плана-графика:"
-        tail = "Если строка уже выполнена, отметьте её (rcoi plan done или доска РЦОИ)."
+        tail = (
+            "Если строка уже выполнена, отметьте её на доске плана-графика РЦОИ или через "
+            "координатора РЦОИ."
+        )
     elif first.kind is NoticeKind.ALERT:
         lead = "Сроки строк плана-графика истекли, а выполнение не зарегистрировано:"
         tail = (
