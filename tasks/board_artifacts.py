@@ -10,6 +10,7 @@ refuse them); the picture is written either way, so that the board page can show
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -168,19 +169,31 @@ def _markdown(
     )
 
 
+# A picture no state changed since is drawn again only when it is this old (today's line moves).
+REDRAW_AFTER_S = 3600
+
+
 def publish_board_artifacts(
-    settings: Settings, scope: BoardScope, cells: Sequence[Cell], now: datetime
+    settings: Settings,
+    scope: BoardScope,
+    cells: Sequence[Cell],
+    now: datetime,
+    redraw: bool = True,
 ) -> list[str]:
-    """For each session of `scope`: the timeline PNG written (atomically), and inside a run
-    the board's table artifact and the timeline's markdown artifact; returns their keys."""
+    """For each session of `scope`: the timeline PNG written (atomically; with `redraw`
+    False, only when missing or older than an hour — drawing the Kuzbass road map takes
+    seconds every 15 minutes), and inside a run the board's table artifact and the
+    timeline's markdown artifact; returns their keys."""
     in_run = _in_run()
     keys: list[str] = []
     for session in scope.sessions.values():
         rows, session_cells = timeline_rows_for_session(scope.rows, cells, session)
         zone = rows[0].zone if rows else "UTC"
         label = session_label(scope, session)
-        picture = render_timeline(rows, session_cells, now, scope.title, zone, label)
-        write_bytes(timeline_path(settings, scope.campaign_code, session), picture)
+        path = timeline_path(settings, scope.campaign_code, session)
+        if redraw or not path.is_file() or time.time() - path.stat().st_mtime > REDRAW_AFTER_S:
+            picture = render_timeline(rows, session_cells, now, scope.title, zone, label)
+            write_bytes(path, picture)
         if not in_run:
             continue
         when = local_time_text(now, zone)

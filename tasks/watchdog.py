@@ -18,7 +18,7 @@ from tasks.adapters.automations import DEADLINE_AUTOMATION, DEADLINE_RESOURCE, a
 from tasks.adapters.board import board_cells, checks_of, load_scope, store_states
 from tasks.adapters.database import bootstrap
 from tasks.adapters.mail import OutgoingMail, mailer_from_settings
-from tasks.adapters.models import Campaign, ExamSession, Region, School
+from tasks.adapters.models import Campaign, ExamSession, Mouo, Region, School
 from tasks.adapters.notifications import already_sent, record_sent, send_once
 from tasks.adapters.submissions import mouo_directory
 from tasks.adapters.unit_of_work import UnitOfWork
@@ -55,6 +55,11 @@ RECIPIENT_RU = {
 
 
 COORDINATOR = ("coordinator", "rcoi")
+# Performers with no address of their own in the regional database (outside bodies, a kind
+# standing for all МОУО or schools when the directory has none): the coordinator hears for them.
+TO_COORDINATOR = ("fct", "rosobrnadzor", "other", "mouo", "school")
+# The notices table of a run lists what went out now, at most this many rows.
+ARTIFACT_ROWS = 300
 AUTOMATION_GRACE = timedelta(hours=1)
 
 
@@ -67,7 +72,7 @@ class NoticeOutcome:
 def _recipients(
     settings: Settings, notice: Notice, mouo_emails: dict[str, tuple[str, ...]]
 ) -> tuple[str, ...]:
-    if notice.recipient in COORDINATOR:
+    if notice.recipient in COORDINATOR or notice.recipient in TO_COORDINATOR:
         return tuple(settings.coordinator_emails)
     if notice.recipient == "authority":
         return tuple(settings.authority_emails)
@@ -130,6 +135,11 @@ def send_digest(
         database.dispose()
 
 
+def _few(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" и ещё {len(names) - limit}" if len(names) > limit else "")
+
+
 def _local(notice: Notice) -> datetime:
     return notice.due.astimezone(ZoneInfo(notice.zone))
 
@@ -179,7 +189,12 @@ def _to_automation(notice: Notice, now: datetime, automation_on: bool) -> bool:
     """The coordinator's escalation goes through the Prefect automation while it is enabled on
     the server — unless it is still unsent `AUTOMATION_GRACE` after the deadline (the
     automation did not deliver): then the watchdog mails it itself, with the same key."""
-    return automation_on and notice.recipient in COORDINATOR and now < notice.due + AUTOMATION_GRACE
+    return (
+        automation_on
+        and notice.kind is NoticeKind.ESCALATION  # the automation posts escalations only
+        and notice.recipient in COORDINATOR
+        and now < notice.due + AUTOMATION_GRACE
+    )
 
 
 def _sent_before(settings: Settings, keys: list[str]) -> set[str]:
@@ -227,9 +242,14 @@ def _session_ids(
             found = dict(uow.session.execute(query).tuples().all())
             emails = {code: m.emails for code, m in mouo_directory(uow.session).items()}
             # Schools are parties too (grading): their own addresses.
+            # A school without an address of its own is written to through its МОУО.
             emails |= {
-                code: tuple(addresses)
-                for code, addresses in uow.session.execute(select(School.code, School.emails))
+                code: tuple(addresses) or emails.get(mouo, ())
+                for code, addresses, mouo in uow.session.execute(
+                    select(School.code, School.emails, Mouo.code).join(
+                        Mouo, School.mouo_id == Mouo.id
+                    )
+                )
             }
     finally:
         database.dispose()
@@ -260,7 +280,7 @@ def watch_deadlines(
             # board's cells, stored as the board's states, and their deadlines checked.
             scope = load_scope(uow.session, campaign_code, session_codes)
             cells = board_cells(uow.session, scope, moment)
-            store_states(uow.session, cells, moment)
+            changed = store_states(uow.session, cells, moment)
             uow.commit()
             checks = checks_of(cells)
     finally:
@@ -285,7 +305,6 @@ def watch_deadlines(
             continue
         to = _recipients(settings, notice, mouo_emails)
         if not to:
-            logger.warning("no address for %s of %s: %s", notice.kind, notice.recipient, notice.key)
             outcomes.append(NoticeOutcome(notice, "no_address"))
             continue
         groups.setdefault((notice.kind, to), []).append(notice)
@@ -298,6 +317,15 @@ def watch_deadlines(
             if sent:
                 _emit(notice, campaign_code, region)
             outcomes.append(NoticeOutcome(notice, "sent" if sent else "already_sent"))
+    unaddressed = sorted({o.notice.recipient for o in outcomes if o.status == "no_address"})
+    if unaddressed:  # once per run, not once per notice
+        logger.warning(
+            "no address for %d notices to %d recipients: %s",
+            sum(o.status == "no_address" for o in outcomes),
+            len(unaddressed),
+            ", ".join(unaddressed[:20]) + (" …" if len(unaddressed) > 20 else ""),
+        )
+    shown = [o for o in outcomes if o.status != "already_sent"]
     zone = next((c.zone for c in checks), None) or _plan_zone(settings, campaign_code)
     table_artifact(
         "watchdog-notices",
@@ -310,16 +338,17 @@ def watch_deadlines(
                 "срок": o.notice.session_code,
                 "крайний срок": local_time_text(o.notice.due, o.notice.zone, deadline=True),
                 "кому": RECIPIENT_RU.get(o.notice.recipient, o.notice.recipient),
-                "нарушили": ", ".join(RECIPIENT_RU.get(p, p) for p in o.notice.parties) or EMPTY,
+                "нарушили": _few([RECIPIENT_RU.get(p, p) for p in o.notice.parties]) or EMPTY,
                 "состояние": status_ru(o.status),
             }
-            for o in outcomes
+            for o in shown[:ARTIFACT_ROWS]
         ],
-        f"Контроль сроков на {local_time_text(moment, zone)}",
+        f"Контроль сроков на {local_time_text(moment, zone)}"
+        + (f" (первые {ARTIFACT_ROWS} из {len(shown)})" if len(shown) > ARTIFACT_ROWS else ""),
     )
     # The board per session, as the coordinator sees it in the Prefect UI: a table of every
     # row and the season's timeline (its PNG also served by `rcoi web`).
-    publish_board_artifacts(settings, scope, cells, moment)
+    publish_board_artifacts(settings, scope, cells, moment, redraw=changed > 0)
     sent_now = [o for o in outcomes if o.status == "sent"]
     logger.info(
         "watchdog at %s: %d checks, %d notices due, %d sent now",

@@ -28,7 +28,10 @@ plan_app = typer.Typer(
 Out = Annotated[Path | None, typer.Option(help=OUT_HELP)]
 PlanOption = Annotated[str, typer.Option("--plan", help=PLAN_HELP)]
 SessionOption = Annotated[
-    str | None, typer.Option(help="id срока (по умолчанию первый; у дорожной карты — год)")
+    str | None,
+    typer.Option(
+        help="id срока (по умолчанию первый срок, где есть эта строка; у дорожной карты — год)"
+    ),
 ]
 MouoOption = Annotated[str | None, typer.Option("--mouo", help="код МОУО-исполнителя")]
 SchoolOption = Annotated[str | None, typer.Option("--school", help="код ОО-исполнителя")]
@@ -160,11 +163,17 @@ def _mark(
     if not actor.strip() or not text.strip():
         raise usage_error("укажите, кто отмечает (--actor) и примечание или причину")
     the_plan = load_plan_or_exit(plan)
-    code = session_code(the_plan, session)
+    code = session_code(the_plan, session) if session else None
     moment = parse_instant(now) or datetime.now(UTC)
     database = open_database(settings_for(out))
     try:
         with UnitOfWork(database.session_factory) as uow:
+            if code is None:  # the session that holds the row (a road map's: the year)
+                every = load_scope(uow.session, the_plan.id)
+                holders = [r.session_code for r in every.rows if row in (r.stage_key, r.row)] or [
+                    session_code(the_plan, None)
+                ]
+                code = holders[0]
             scope = load_scope(uow.session, the_plan.id, [code])
             act = mark_done if action == "done" else reopen
             number = occurrence - 1 if occurrence else None

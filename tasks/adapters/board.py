@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -87,9 +87,13 @@ def load_scope(
     ids = {s.id: s.code for s in wanted}
     stages = session.scalars(
         select(PlanStage)
-        .where(PlanStage.session_id.in_(list(ids)))
+        .where(PlanStage.session_id.in_(list(ids)), PlanStage.retired.is_(False))
         .order_by(PlanStage.position, PlanStage.id)
     ).all()
+    if session_codes is None:  # a session the corrected plan dropped has no active row left
+        active = {stage.session_id for stage in stages}
+        wanted = [s for s in wanted if s.id in active]
+        ids = {s.id: s.code for s in wanted}
     rows = [
         BoardRow(
             plan_stage_id=stage.id,
@@ -212,9 +216,14 @@ def checks_of(cells: Sequence[Cell]) -> list[Check]:
             kind=cell.performer.kind,
             parent=cell.performer.parent,
             occurrence=cell.occurrence,
+            row=cell.row.row,
         )
         for cell in cells
-        if cell.due is not None and cell.row.external is None
+        if cell.due is not None
+        and cell.row.external is None
+        # a stage records completion per МОУО or school: with none in the directory, the kind
+        # standing for them can never complete it — shown on the board, not chased by mail
+        and not (cell.row.tracked_by_stage and cell.performer.party in ("mouo", "school"))
     ]
 
 
@@ -281,8 +290,8 @@ def _performer(scope: BoardScope, row: BoardRow, party: str | None) -> Performer
             return performers[0]
         kinds = sorted({p.kind for p in performers})
         raise RegistryError(
-            f"у строки «{row.title}» несколько исполнителей ({', '.join(kinds)}): укажите --mouo "
-            "или --school"
+            f"у строки «{row.title}» несколько исполнителей ({', '.join(kinds)}): укажите "
+            "--mouo КОД, --school КОД или --party (rcoi, authority, …)"
         )
     for performer in performers:
         if performer.party == party:
@@ -290,13 +299,13 @@ def _performer(scope: BoardScope, row: BoardRow, party: str | None) -> Performer
     raise RegistryError(f"«{party}» не исполнитель строки «{row.title}»")
 
 
-def current_occurrence(row: BoardRow, now: datetime) -> int:
-    """The period a mark without a number is for: the one under way at `now`, else the latest
-    begun, else the first (so that marking twice marks the same period)."""
+def current_occurrence(row: BoardRow, now: datetime, done: Sequence[int] = ()) -> int:
+    """The period a mark without a number is for: the earliest begun and not done (a missed
+    month first), else the latest begun (done already: marking twice changes nothing), else
+    the first."""
     begun = [n for n, (start, _) in enumerate(row.windows) if start is None or start <= now]
     for number in begun:
-        due = row.windows[number][1]
-        if due is None or now < due:
+        if number not in done:
             return number
     return begun[-1] if begun else 0
 
@@ -329,7 +338,7 @@ def mark_done(
         )
     }
     if occurrence is None:
-        occurrence = current_occurrence(row, now)
+        occurrence = current_occurrence(row, now, list(marks))
     if not 0 <= occurrence < len(row.windows):
         raise RegistryError(f"у строки «{row.title}» нет периода {occurrence + 1}")
     if occurrence in marks:
@@ -346,13 +355,19 @@ def mark_done(
     )
     session.add(
         AuditLog(
-            at=now,
+            at=datetime.now(UTC),  # when it was written; the mark keeps the moment claimed
             actor=actor,
             action="plan_row.done",
             entity="plan_stage",
             entity_id=str(row.plan_stage_id),
             old={"party": performer.party, "occurrence": occurrence, "state": "open"},
-            new={"party": performer.party, "occurrence": occurrence, "state": "done", "note": note},
+            new={
+                "party": performer.party,
+                "occurrence": occurrence,
+                "state": "done",
+                "note": note,
+                "done_at": now.isoformat(),
+            },
         )
     )
     session.flush()
@@ -386,7 +401,7 @@ def reopen(
     mark = marks[0]
     session.add(
         AuditLog(
-            at=now,
+            at=datetime.now(UTC),
             actor=actor,
             action="plan_row.reopened",
             entity="plan_stage",

@@ -261,6 +261,9 @@ class PlanStage(Base):
     external: Mapped[str | None] = mapped_column(Text)
     windows: Mapped[list[Any]] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)  # the row's place in the plan
+    # A row the plan no longer has (a corrected plan removed or renamed it, or dropped its
+    # session): kept for what refers to it, off the board and the watchdog.
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class StageCompletion(Base):

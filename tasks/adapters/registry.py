@@ -204,6 +204,12 @@ def upsert_campaign(
         if s.id in resolved
     ]
     sessions_new = insert_missing(session, ExamSession, session_rows, ["campaign_id", "code"])
+    for stored in session.scalars(
+        select(ExamSession).where(ExamSession.campaign_id == campaign_id)
+    ):  # a corrected plan moves an exam day or renames a session's label
+        fresh = next((s for s in plan.board_sessions() if s.id == stored.code), None)
+        if fresh is not None and stored.code in resolved:
+            stored.exam_date, stored.label = fresh.exam_date, fresh.label
     session_ids = {
         code: id_
         for code, id_ in session.execute(
@@ -231,6 +237,7 @@ def upsert_campaign(
     ]
     stages_new = insert_missing(session, PlanStage, stage_rows, ["session_id", "stage_key"])
     _refresh_stages(session, stage_rows)
+    _retire_missing(session, list(session_ids.values()), stage_rows)
     return {
         "campaigns": LoadCounts(1, campaign_new),
         "sessions": LoadCounts(len(session_rows), sessions_new),
@@ -283,6 +290,20 @@ def _refresh_stages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         for name in _REFRESHED:
             if getattr(stage, name) != row[name]:
                 setattr(stage, name, row[name])
+    session.flush()
+
+
+def _retire_missing(
+    session: Session, session_ids: list[int], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Rows of the campaign the plan no longer has are retired (off the board and the
+    watchdog), kept for the marks, completions and letters that refer to them; a row that
+    comes back is active again."""
+    present = {(row["session_id"], row["stage_key"]) for row in rows}
+    for stage in session.scalars(select(PlanStage).where(PlanStage.session_id.in_(session_ids))):
+        retired = (stage.session_id, stage.stage_key) not in present
+        if stage.retired != retired:
+            stage.retired = retired
     session.flush()
 
 

@@ -139,6 +139,8 @@ def performers_of(row: BoardRow, directory: Directory) -> list[Performer]:
     """Who performs a row: one performer per МОУО or school where the row is theirs, else the
     single body. A row bound to an automated stage has the stage's kind of performer only."""
     kinds = [AUTOMATED_PARTY[row.automated or ""]] if row.tracked_by_stage else row.responsible
+    if not kinds:  # a row that names nobody is the coordinator's to see done
+        kinds = ("rcoi",)
     out: dict[str, Performer] = {}
     for kind in kinds:
         if kind == "mouo":
@@ -190,28 +192,41 @@ def cells_of(
     running: Iterable[tuple[str, str]] = (),
 ) -> list[Cell]:
     """Every cell of the rows at `now`. `running`: (session, automated stage) whose run holds
-    its key now. Predecessors (`after`) are looked up in the same session."""
+    its key now. Predecessors (`after`) are looked up in the same session, else by id (a
+    year row before an exam row); a performer waits for its own part of a predecessor it
+    performs too, for the whole predecessor otherwise."""
     if now.tzinfo is None:
         raise ValueError("the board clock must be timezone-aware")
     active = set(running)
     by_key = {(row.session_code, row.stage_key): row for row in rows}
+    by_stage: dict[str, list[BoardRow]] = {}
+    for row in rows:
+        by_stage.setdefault(row.stage_key, []).append(row)
     performers = {row.plan_stage_id: performers_of(row, directory) for row in rows}
 
-    def row_done(row: BoardRow) -> bool:
-        return bool(performers[row.plan_stage_id]) and all(
-            (row.plan_stage_id, p.party, n) in done
-            for p in performers[row.plan_stage_id]
-            for n in range(len(row.windows))
+    def predecessor(row: BoardRow, key: str) -> BoardRow | None:
+        """In the same session; else the one row of that id (a year row before an exam row)."""
+        found = by_key.get((row.session_code, key))
+        if found is None and len(by_stage.get(key, [])) == 1:
+            found = by_stage[key][0]
+        return found
+
+    def done_by(row: BoardRow, party: str | None) -> bool:
+        """Whether `party` has done every period of `row` — every performer, when the row is
+        not that party's (a school waits for its own МОУО's row only where the МОУО is a
+        performer of it; otherwise for the whole row)."""
+        parties = [p.party for p in performers[row.plan_stage_id]]
+        if party in parties:
+            parties = [party]
+        return bool(parties) and all(
+            (row.plan_stage_id, who, n) in done for who in parties for n in range(len(row.windows))
         )
 
     cells = []
     for row in rows:
-        waits = [
-            by_key[(row.session_code, key)]
-            for key in row.after
-            if (row.session_code, key) in by_key and not row_done(by_key[(row.session_code, key)])
-        ]
+        befores = [found for key in row.after if (found := predecessor(row, key)) is not None]
         for performer in performers[row.plan_stage_id]:
+            waits = [b for b in befores if not done_by(b, performer.party)]
             for number, (start, due) in enumerate(row.windows):
                 mark = done.get((row.plan_stage_id, performer.party, number))
                 cells.append(_cell(row, performer, number, start, due, mark, now, waits, active))

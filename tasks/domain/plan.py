@@ -369,6 +369,7 @@ class Plan(_Strict):
         no exam session and none of its dates counts from an exam day."""
         return (
             self.year_session is not None
+            and stage.stage is None  # an automated stage runs per exam session
             and stage.sessions is None
             and not stage.overrides
             and not _uses_offset(stage)
@@ -628,8 +629,9 @@ def _instants(
         case MonthWindow():
             start = _local(_month_start(spec.month), None, ctx, "start")
             end = _local(_month_start(spec.through or spec.month, after=1), None, ctx, "end")
-        case Months():
-            windows = [_instants(period, ctx)[:2] for period in spec.periods]
+        case Months():  # in calendar order, whatever order the source lists them in
+            periods = sorted(spec.periods, key=lambda period: period.month)
+            windows = [_instants(period, ctx)[:2] for period in periods]
             occurrences = tuple(end for _, end in windows if end is not None)
             start, end = windows[0][0], windows[-1][1]
         case Recurring():
@@ -651,9 +653,8 @@ def _occurrence_starts(
     the previous one (the first at the item's start)."""
     if isinstance(spec, Months):
         scratch = _Context(ctx.exam_date, ctx.zone, ctx.calendar)
-        return tuple(
-            _local(_month_start(period.month), None, scratch, "start") for period in spec.periods
-        )
+        periods = sorted(spec.periods, key=lambda period: period.month)
+        return tuple(_local(_month_start(p.month), None, scratch, "start") for p in periods)
     if not occurrences or start is None:
         return ()
     return (start, *occurrences[:-1])

@@ -74,6 +74,7 @@ class Check:
     party: str  # a МОУО code, a school code, "rcoi", "authority", or a body's kind
     completed: bool
     kind: str = ""  # mouo | school | rcoi | authority | fct | rosobrnadzor | other ("": by code)
+    row: str | None = None  # the source's row number (a road map's titles repeat)
     parent: str | None = None  # the МОУО of a school
     occurrence: int = 0  # which period of a row with several (the key names its due instant)
 
@@ -98,6 +99,7 @@ class Notice:
     zone: str
     recipient: str  # a МОУО code, "coordinator" or "authority"
     parties: tuple[str, ...] = field(default=())  # the late parties, for escalations
+    row: str | None = None  # the source's row number
 
 
 def _label(offset: timedelta) -> str:
@@ -185,6 +187,7 @@ def _notice(
         zone=check.zone,
         recipient=recipient or check.party,
         parties=tuple(parties),
+        row=check.row,
     )
 
 
@@ -268,6 +271,13 @@ def notice_mail(notice: Notice, now: datetime) -> tuple[str, str]:
     return subject, body
 
 
+def _listed(parties: Sequence[str], limit: int = 30) -> str:
+    """The late parties, at most `limit` of them named (the rest counted): a coordinator's
+    letter about a road-map row late at six hundred schools stays readable."""
+    named = ", ".join(_party_ru(p) for p in parties[:limit])
+    return named + (f" и ещё {len(parties) - limit}" if len(parties) > limit else "")
+
+
 def digest_key(notices: Sequence[Notice]) -> str:
     """The key of one mail that carries several notices of a kind to one recipient: the same
     notices give the same key (a re-run after a crash between sending and recording)."""
@@ -294,11 +304,14 @@ def digest_mail(notices: Sequence[Notice], now: datetime) -> tuple[str, str]:
     first = notices[0]
     ordered = sorted(notices, key=lambda n: (n.due, n.session_code, n.stage_key))
     lines = []
+    mixed = len({n.recipient for n in notices}) > 1  # schools written to through their МОУО
     for notice in ordered:
         deadline = deadline_text(notice.due, notice.zone)
-        line = f"  – «{notice.title}» (срок {notice.session_code}): до {deadline}"
+        number = f"строка {notice.row} " if notice.row else ""
+        whose = f"{_party_ru(notice.recipient)}: " if mixed else ""
+        line = f"  – {whose}{number}«{notice.title}» (срок {notice.session_code}): до {deadline}"
         if notice.parties:
-            line += "; не выполнили: " + ", ".join(_party_ru(p) for p in notice.parties)
+            line += "; не выполнили: " + _listed(notice.parties)
         lines.append(line)
     listing = "\n".join(lines)
     count = len(notices)
@@ -329,10 +342,11 @@ def digest_mail(notices: Sequence[Notice], now: datetime) -> tuple[str, str]:
         )
         lead = f"Сообщение {whom}. Не выполнены в срок строки плана-графика:"
         tail = "Ответственным направлены уведомления о нарушении сроков."
-    greeting = (
-        ""
-        if first.recipient in ("coordinator", "authority")
-        else f"Уважаемые коллеги ({_party_ru(first.recipient)})!\n\n"
-    )
+    if first.recipient in ("coordinator", "authority"):
+        greeting = ""
+    elif mixed:
+        greeting = "Уважаемые коллеги!\n\n"
+    else:
+        greeting = f"Уважаемые коллеги ({_party_ru(first.recipient)})!\n\n"
     body = f"{greeting}{lead}\n{listing}\n\n{tail}\nПисьмо сформировано автоматически.\n"
     return subject, body

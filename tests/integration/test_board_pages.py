@@ -584,6 +584,7 @@ def test_a_school_row_marked_in_the_drill_down_writes_the_same_audit_row_as_the_
         "occurrence": 0,
         "state": "done",
         "note": "приказ № 12",
+        "done_at": ESSAY_NOW.isoformat(),
     }
     # The same mark again (the other tab's form): nothing changes, nothing is logged.
     line = stale.locator('tr[data-party="4201001"]')

@@ -99,7 +99,7 @@ def test_a_short_password_or_an_unknown_role_is_refused_and_nothing_is_stored(
 ) -> None:
     with pytest.raises(DataError, match="пароль короче 10 символов"):
         add_operator(session, "anna", "короткий1", "operator", ACTOR)
-    with pytest.raises(DataError, match="роль: operator или senior"):
+    with pytest.raises(DataError, match="роль: operator, senior или coordinator"):
         add_operator(session, "anna", PASSWORD, "admin", ACTOR)
     session.commit()
     assert session.scalar(select(func.count()).select_from(Operator)) == 0

@@ -126,11 +126,12 @@ def _audit(out: Path, action: str) -> list[AuditLog]:
 
 def test_a_row_of_several_months_is_marked_period_by_period(tmp_path: Path) -> None:
     _load(tmp_path, "megion-2024-roadmap")
-    # «март, май, январь 2024 года»: in April the March period is the latest begun
+    # «март, май, январь 2024 года»: in April the January period is the earliest missed; then
+    # March by its number (periods counted from 1)
     base = ("plan", "done", "s1_5", "--plan", "megion-2024-roadmap", "--out", str(tmp_path))
     who = ("--actor", "petrov", "--note", "анализ", "--party", "mouo")
     assert rcoi(*base, *who, "--now", "2024-04-10T09:00+05:00").returncode == 0
-    assert rcoi(*base, *who, "--occurrence", "1", "--now", "2024-04-10T09:00+05:00").returncode == 0
+    assert rcoi(*base, *who, "--occurrence", "2", "--now", "2024-04-10T09:00+05:00").returncode == 0
     with open_unit_of_work(Settings(out_dir=tmp_path)) as uow:
         scope = load_scope(uow.session, "megion-2024-roadmap")
         cells = board_cells(uow.session, scope, datetime(2024, 4, 10, 9, tzinfo=MEGION))
@@ -163,3 +164,77 @@ def test_an_automated_row_is_marked_by_its_stage_not_by_hand(tmp_path: Path) -> 
     assert unknown.returncode == 1
     assert "нет строки «9.9»" in unknown.stderr
     assert _count(tmp_path, RowMark) == 0
+
+
+def test_a_row_the_corrected_plan_no_longer_has_leaves_the_board(tmp_path: Path) -> None:
+    text = (PLANS_DIR / "tomsk-2024-interview.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "tomsk.yaml"
+    path.write_text(text, encoding="utf-8")
+    _load(tmp_path, str(path))
+    # the coordinator deletes a row and moves the exam day by a day
+    start = text.index("  - id: copy_criteria")
+    end = text.index("  - id: open_kim")
+    corrected = (text[:start] + text[end:]).replace(
+        "exam_date: 2024-02-14", "exam_date: 2024-02-15"
+    )
+    path.write_text(corrected, encoding="utf-8")
+    assert "(новых 0)" in _load(tmp_path, str(path))
+    with open_unit_of_work(Settings(out_dir=tmp_path)) as uow:
+        scope = load_scope(uow.session, "tomsk-2024-interview")
+        assert "copy_criteria" not in {row.stage_key for row in scope.rows}
+        retired = uow.session.scalars(
+            select(PlanStage.retired).where(PlanStage.stage_key == "copy_criteria")
+        ).one()
+        assert retired is True
+        day = uow.session.scalars(select(ExamSession.exam_date)).one()
+        assert day.isoformat() == "2024-02-15"
+    # and back: the same row is active again, under its old id
+    path.write_text(text, encoding="utf-8")
+    _load(tmp_path, str(path))
+    with open_unit_of_work(Settings(out_dir=tmp_path)) as uow:
+        scope = load_scope(uow.session, "tomsk-2024-interview")
+        assert "copy_criteria" in {row.stage_key for row in scope.rows}
+
+
+def test_a_road_map_row_is_found_in_its_year_without_naming_the_session(tmp_path: Path) -> None:
+    _load(tmp_path, "kuzbass-2024-roadmap")
+    done = rcoi(
+        "plan", "done", "an_1", "--plan", "kuzbass-2024-roadmap", "--party", "rcoi",
+        "--actor", "ivanova", "--note", "сборник", "--out", str(tmp_path),
+        "--now", "2023-09-20T10:00+07:00",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    both = rcoi(
+        "plan", "done", "an_1", "--plan", "kuzbass-2024-roadmap",
+        "--actor", "ivanova", "--note", "сборник", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert both.returncode == 1
+    assert "--party" in both.stderr
+
+
+def test_a_mark_without_a_period_takes_the_earliest_missed_one(tmp_path: Path) -> None:
+    _load(tmp_path, "megion-2024-roadmap")
+    base = ("plan", "done", "s1_5", "--plan", "megion-2024-roadmap", "--out", str(tmp_path))
+    who = ("--actor", "petrov", "--note", "анализ", "--party", "mouo")
+    # in June every period of «март, май, январь» has begun: January first, then March, then May
+    for _ in range(4):
+        assert rcoi(*base, *who, "--now", "2024-06-10T09:00+05:00").returncode == 0
+    with open_unit_of_work(Settings(out_dir=tmp_path)) as uow:
+        marks = sorted(uow.session.scalars(select(RowMark.occurrence)))
+    assert marks == [0, 1, 2]
+
+
+def test_without_a_directory_the_watchdog_chases_what_can_be_completed(tmp_path: Path) -> None:
+    from tasks.adapters.board import checks_of
+
+    _load(tmp_path, "kemerovo-2017-essay")
+    after_due = datetime(2017, 11, 23, 1, tzinfo=ZoneInfo("Asia/Novokuznetsk"))
+    with open_unit_of_work(Settings(out_dir=tmp_path)) as uow:
+        scope = load_scope(uow.session, "kemerovo-2017-essay", ["2017-12-06"])
+        checks = {
+            (c.stage_key, c.party) for c in checks_of(board_cells(uow.session, scope, after_due))
+        }
+    assert ("load_registry", "rcoi") in checks  # the RCOI's own stage: always chased
+    assert ("applications", "school") in checks  # people's work of all schools: the coordinator
+    # collect completes per МОУО: «МОУО (все)» could never complete it — shown, not chased
+    assert ("submit_participants", "mouo") not in checks

@@ -287,3 +287,62 @@ def test_a_notice_key_names_the_instant_not_the_zone() -> None:
     assert {n.key for n in evaluate([check], DUE + timedelta(hours=1))} == {
         n.key for n in evaluate([moved], DUE + timedelta(hours=1))
     }
+
+
+def test_a_performer_waits_for_its_own_part_of_a_predecessor_it_performs_too() -> None:
+    first = row("reports", responsible=("mouo",), windows=((START, DUE + timedelta(days=9)),))
+    second = row(
+        "summary", responsible=("mouo",), after=("reports",), stage_id=2,
+        windows=((START, DUE + timedelta(days=9)),),
+    )  # fmt: skip
+    now = START + timedelta(days=2)
+    done = {(1, "42-01", 0): (now, "x")}  # 42-01 has done its report, 42-02 has not
+    cells = {c.performer.party: c for c in cells_of([first, second], DIRECTORY, done, now) if
+             c.row.plan_stage_id == 2}  # fmt: skip
+    assert cells["42-01"].state is RowStatus.RUNNING
+    assert cells["42-02"].state is RowStatus.WAITING
+
+
+def test_an_exam_row_waits_for_a_year_row_of_another_session() -> None:
+    year = BoardRow(**{**_row_fields(row("ris", responsible=("rcoi",))), "session_code": "2023-24"})
+    exam = row("seating", responsible=("rcoi",), after=("ris",), stage_id=2)
+    [cell] = [c for c in cells_of([year, exam], DIRECTORY, {}, START + timedelta(days=1))
+              if c.row.plan_stage_id == 2]  # fmt: skip
+    assert cell.state is RowStatus.WAITING
+    assert "Строка ris" in cell.reason
+
+
+def _row_fields(board_row: BoardRow) -> dict:
+    return {name: getattr(board_row, name) for name in BoardRow.__dataclass_fields__}
+
+
+def test_a_row_that_names_nobody_is_the_coordinators() -> None:
+    [only] = performers_of(row(responsible=()), DIRECTORY)
+    assert (only.party, only.kind) == ("rcoi", "rcoi")
+
+
+def test_periods_written_out_of_order_are_read_in_calendar_order() -> None:
+    from tasks.domain.plan import Plan, check_plan, resolve_plan
+
+    plan = Plan.model_validate(
+        {
+            "schema_version": 1, "id": "order", "title": "t", "procedure": "ГИА-11",
+            "school_year": "2023/24",
+            "region": {"code": "86", "name": "Ю", "timezone": "Asia/Yekaterinburg"},
+            "year_session": {"id": "2023-24"},
+            "stages": [
+                {"id": "analysis", "title": "Анализ", "responsible": ["mouo"],
+                 "term": "март, май, январь 2024 года",
+                 "time": {"kind": "months", "periods": [
+                     {"month": "2024-03"}, {"month": "2024-05"}, {"month": "2024-01"}]}},
+                {"id": "collect", "title": "Сбор", "stage": "collect", "responsible": ["mouo"],
+                 "time": {"kind": "month", "month": "2024-01"}},
+            ],
+        }
+    )  # fmt: skip
+    assert check_plan(plan) == []
+    [analysis] = resolve_plan(plan)
+    assert [due.month for due in analysis.occurrences] == [2, 4, 6]
+    assert [start.month for start in analysis.occurrence_starts] == [1, 3, 5]
+    # an automated stage runs per exam session: never stored under the year session
+    assert not plan.is_year_stage(plan.stages[1])

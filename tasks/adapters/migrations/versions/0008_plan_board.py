@@ -37,6 +37,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("position", sa.Integer(), nullable=False, server_default="0")
         )
+        batch_op.add_column(
+            sa.Column("retired", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
     op.create_table(
         "row_mark",
@@ -107,6 +110,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_row_mark_plan_stage_id"))
     op.drop_table("row_mark")
     with op.batch_alter_table("plan_stage", schema=None) as batch_op:
-        for column in ("position", "windows", "external", "after", "performers", "term"):
+        for column in (
+            "retired", "position", "windows", "external", "after", "performers", "term"
+        ):
             batch_op.drop_column(column)
         batch_op.drop_column("section")
