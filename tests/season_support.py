@@ -179,7 +179,10 @@ def _party(text: str) -> str:
     return text
 
 
-_DIGEST_LINE = re.compile(r"^  – «(?P<title>.+)» \(срок (?P<session>[^)]+)\): до (?P<rest>.+)$")
+_DIGEST_LINE = re.compile(
+    r"^  – (?:(?P<whose>(?:ОО|МОУО) [^:]+): )?(?:строка (?P<row>\S+) )?«(?P<title>.+)» "
+    r"\(срок (?P<session>[^)]+)\): до (?P<rest>.+)$"
+)
 
 
 def items_of(letter: Letter, titles: dict[str, str]) -> list[Item]:

@@ -17,28 +17,16 @@ from tasks.adapters.models import (
     StageCompletion,
     Work,
 )
+from tasks.domain.board import AUTOMATED_PARTY
 from tasks.domain.publish import PUBLISH_GRACE
 from tasks.domain.watchdog import Check
 
 __all__ = ["DUE_AFTER_START", "TRACKED_STAGES", "completion_checks"]
 
 # Stages whose completion the system itself records (stage -> the responsible party kind of
-# the plan). A stage joins here when its flow marks `stage_completion`; the others are people's
-# work outside the system (forming commissions, holding the exam) and are not watched.
-TRACKED_STAGES: Mapping[str, str] = {
-    "collect": "mouo",
-    "reconcile": "rcoi",
-    "print": "rcoi",
-    "publish": "rcoi",
-    # complete once every expected page of the session's works is received (no page missing)
-    "scan": "rcoi",
-    # per school: complete once every work it must grade has an accepted protocol row
-    "grade": "school",
-    # complete once the federal centre's receipt accepted the package
-    "upload": "rcoi",
-    # per МОУО: complete once it acknowledged the results lists (the link in the mail)
-    "inform": "mouo",
-}
+# the plan): the board's `AUTOMATED_PARTY`. The watchdog itself checks every plan row through
+# the board (tasks/adapters/board.py); these checks remain for the stages' own lookups.
+TRACKED_STAGES: Mapping[str, str] = AUTOMATED_PARTY
 # Stages due a grace after their start instead of at their end: topics due at 09:45 are late
 # at 09:47, although the plan row runs to the end of the day (or has no end, «с 07.30»).
 DUE_AFTER_START: Mapping[str, timedelta] = {"publish": PUBLISH_GRACE}

@@ -68,9 +68,13 @@ AUTOMATED_PARTY: Mapping[str, str] = {
     "reconcile": "rcoi",
     "print": "rcoi",
     "publish": "rcoi",
+    # complete once every expected page of the session's works is received (no page missing)
     "scan": "rcoi",
+    # per school: complete once every work it must grade has an accepted protocol row
     "grade": "school",
+    # complete once the federal centre's receipt accepted the package
     "upload": "rcoi",
+    # per МОУО: complete once it acknowledged the results lists (the link in the mail)
     "inform": "mouo",
 }
 
