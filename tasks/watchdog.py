@@ -12,14 +12,15 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
+from sqlalchemy import select
 
 from config.settings import Settings
 from tasks.adapters.automations import DEADLINE_AUTOMATION, DEADLINE_RESOURCE, automation_enabled
 from tasks.adapters.board import board_cells, checks_of, load_scope, store_states
 from tasks.adapters.database import bootstrap
 from tasks.adapters.mail import OutgoingMail, mailer_from_settings
-from tasks.adapters.models import Campaign, ExamSession, Mouo, Region, School
-from tasks.adapters.notifications import already_sent, record_sent, send_once
+from tasks.adapters.models import Campaign, ExamSession, Mouo, Notification, Region, School
+from tasks.adapters.notifications import record_sent, send_once
 from tasks.adapters.submissions import mouo_directory
 from tasks.adapters.unit_of_work import UnitOfWork
 from tasks.artifacts import EMPTY, local_time_text, status_ru, table_artifact
@@ -198,15 +199,24 @@ def _to_automation(notice: Notice, now: datetime, automation_on: bool) -> bool:
 
 
 def _sent_before(settings: Settings, keys: list[str]) -> set[str]:
-    """Which of `keys` were mailed already (one connection for the run, not one a notice)."""
+    """Which of `keys` were mailed already: one connection for the run, one query per
+    thousand keys (a road map's run has thousands of notices)."""
     if not keys:
         return set()
+    found: set[str] = set()
     database = bootstrap(settings)
     try:
         with UnitOfWork(database.session_factory) as uow:
-            return {key for key in keys if already_sent(uow.session, key)}
+            for start in range(0, len(keys), 1000):
+                chunk = keys[start : start + 1000]
+                found |= set(
+                    uow.session.scalars(
+                        select(Notification.dedup_key).where(Notification.dedup_key.in_(chunk))
+                    )
+                )
     finally:
         database.dispose()
+    return found
 
 
 def _plan_zone(settings: Settings, campaign_code: str) -> str:
